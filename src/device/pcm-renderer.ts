@@ -1,0 +1,216 @@
+/**
+ * PcmRenderer: the virtio-snd device's data plane, for the audio thread.
+ *
+ * process() has the contract of AudioWorkletProcessor.process(): every call
+ * renders one quantum of 128 frames at the context rate. It polls the TX and
+ * RX avail rings, plays running output streams into `outputs[0]`, fills
+ * running input streams' RX messages from `inputs[0]`, completes each message
+ * in the quantum where its last frame is played (or its last byte filled), and
+ * rings the control plane's doorbell. Period completions are therefore timed
+ * by the audio clock.
+ *
+ * It allocates nothing per call, never blocks (if the control plane holds a
+ * queue's lock, that queue waits one quantum), and never throws: anything
+ * unexpected marks the device as needing a reset and the output goes silent.
+ */
+
+import { GuestMemory } from '../virtio/memory.ts';
+import { CaptureStream } from './capture-stream.ts';
+import { ChannelPositions } from './channel-routing.ts';
+import { EventRing } from './event-ring.ts';
+import { GainRamp } from './gain-ramp.ts';
+import { IoQueue } from './io-queue.ts';
+import { PcmCodec } from './pcm-format.ts';
+import { PcmIo } from './pcm-io.ts';
+import { PlaybackStream, QUANTUM } from './playback-stream.ts';
+import { LOCK_RENDERER, tryLock, unlock } from './queue-lock.ts';
+import type { RenderState } from './render-state.ts';
+import {
+  G_CAPTURE,
+  G_PLAYBACK,
+  H_ACTIVE,
+  H_EVT_WRITE,
+  H_FRAMES_HI,
+  H_FRAMES_LO,
+  H_LOCK_RX,
+  H_LOCK_TX,
+  H_QUANTUM,
+  H_RESET_GEN,
+  H_TAP_WRITE,
+  INT_NEEDS_RESET,
+  INT_VRING,
+  S_STATE,
+  SharedState,
+} from './shared-state.ts';
+import { STATE_RUNNING } from './stream-state.ts';
+
+export class PcmRenderer {
+  readonly sampleRate: number;
+  private readonly s: SharedState;
+  private readonly tx: IoQueue;
+  private readonly rx: IoQueue;
+  private readonly events: EventRing;
+  private readonly playback: PlaybackStream[] = [];
+  private readonly capture: CaptureStream[] = [];
+  private readonly playbackGain = new GainRamp(1);
+  private readonly captureGain = new GainRamp(1);
+  /** Interleaved L/R mix of all output streams, and the interleaved audio input. */
+  private readonly mix = new Float32Array(2 * QUANTUM);
+  private readonly input = new Float32Array(2 * QUANTUM);
+  private resetGen = -1;
+  /** Number of times process() caught an unexpected exception. */
+  faults = 0;
+
+  constructor(state: RenderState) {
+    this.sampleRate = state.sampleRate;
+    const mem = new GuestMemory(state.memory);
+    this.s = new SharedState(state.shared, state.layout);
+    const n = state.streams.length;
+    this.tx = new IoQueue(mem, this.s, true, n);
+    this.rx = new IoQueue(mem, this.s, false, n);
+    this.events = new EventRing(this.s);
+    const io = new PcmIo(mem, this.s, new PcmCodec(mem.u8));
+    state.streams.forEach((st, id) => {
+      const pos = new ChannelPositions(state.chmaps, st.direction, st.hdaFnNid);
+      if (st.direction === 'output') {
+        this.playback.push(
+          new PlaybackStream(id, this.s, this.tx, io, this.events, pos, state.sampleRate),
+        );
+      } else {
+        this.capture.push(
+          new CaptureStream(id, this.s, this.rx, io, this.events, pos, state.sampleRate),
+        );
+      }
+    });
+  }
+
+  /** Same contract as AudioWorkletProcessor.process(). Always returns true (keep the node alive). */
+  process(inputs: Float32Array[][], outputs: Float32Array[][]): boolean {
+    try {
+      this.render(inputs, outputs);
+    } catch {
+      // A bug must not kill the audio graph: go silent and ask for a reset.
+      this.faults++;
+      const out = outputs[0];
+      if (out) for (const ch of out) ch.fill(0);
+      this.s.ring(INT_NEEDS_RESET);
+    }
+    return true;
+  }
+
+  private render(inputs: Float32Array[][], outputs: Float32Array[][]): void {
+    const i32 = this.s.i32;
+    Atomics.add(i32, H_QUANTUM, 1);
+    const lo = (i32[H_FRAMES_LO] >>> 0) + QUANTUM;
+    if (lo > 0xffffffff) i32[H_FRAMES_HI]++;
+    Atomics.store(i32, H_FRAMES_LO, lo >>> 0);
+
+    const mix = this.mix;
+    mix.fill(0);
+    let flags = 0;
+    const events = Atomics.load(i32, H_EVT_WRITE);
+    if (Atomics.load(i32, H_ACTIVE) === 1) {
+      const gen = Atomics.load(i32, H_RESET_GEN);
+      if (gen !== this.resetGen) this.dropPrivateState(gen);
+      flags |= this.renderOutputs();
+      flags |= this.captureInputs(inputs[0]);
+    }
+    this.writeOutputs(outputs[0]);
+    if (flags !== 0 || Atomics.load(i32, H_EVT_WRITE) !== events) this.s.ring(flags);
+  }
+
+  private dropPrivateState(gen: number): void {
+    this.resetGen = gen;
+    for (const p of this.playback) p.reset();
+    for (const c of this.capture) c.reset();
+  }
+
+  private renderOutputs(): number {
+    const i32 = this.s.i32;
+    if (!tryLock(i32, H_LOCK_TX, LOCK_RENDERER)) return 0;
+    let flags = 0;
+    try {
+      if (!this.tx.intake()) flags |= INT_NEEDS_RESET;
+      for (const p of this.playback) {
+        if (i32[this.s.stream(p.id) + S_STATE] === STATE_RUNNING) p.render(this.mix);
+      }
+      if (this.tx.queue.shouldInterrupt()) flags |= INT_VRING;
+    } finally {
+      unlock(i32, H_LOCK_TX);
+    }
+    return flags;
+  }
+
+  private captureInputs(channels: Float32Array[] | undefined): number {
+    const i32 = this.s.i32;
+    if (this.capture.length === 0) return 0;
+    if (!tryLock(i32, H_LOCK_RX, LOCK_RENDERER)) return 0;
+    let flags = 0;
+    try {
+      if (!this.rx.intake()) flags |= INT_NEEDS_RESET;
+      let prepared = false;
+      for (const c of this.capture) {
+        if (i32[this.s.stream(c.id) + S_STATE] !== STATE_RUNNING) continue;
+        if (!prepared) {
+          this.interleaveInput(channels);
+          prepared = true;
+        }
+        c.capture(this.input);
+      }
+      if (this.rx.queue.shouldInterrupt()) flags |= INT_VRING;
+    } finally {
+      unlock(i32, H_LOCK_RX);
+    }
+    return flags;
+  }
+
+  /** inputs[0] (planar, maybe absent or mono) -> interleaved L/R with the capture gain. */
+  private interleaveInput(channels: Float32Array[] | undefined): void {
+    const inp = this.input;
+    const l = channels?.[0];
+    const r = channels?.[1] ?? l;
+    for (let f = 0; f < QUANTUM; f++) {
+      inp[2 * f] = l ? l[f] : 0;
+      inp[2 * f + 1] = r ? r[f] : 0;
+    }
+    const g = this.s.layout.gains;
+    this.captureGain.apply(inp, QUANTUM, 2, this.s.f32[g + G_CAPTURE]);
+  }
+
+  /** Playback gain, then the mix into the node's output (and the tap). */
+  private writeOutputs(out: Float32Array[] | undefined): void {
+    const mix = this.mix;
+    const g = this.s.layout.gains;
+    this.playbackGain.apply(mix, QUANTUM, 2, this.s.f32[g + G_PLAYBACK]);
+    if (out && out.length > 0) {
+      const l = out[0];
+      const r = out.length > 1 ? out[1] : null;
+      if (r) {
+        for (let f = 0; f < QUANTUM; f++) {
+          l[f] = mix[2 * f];
+          r[f] = mix[2 * f + 1];
+        }
+        for (let c = 2; c < out.length; c++) out[c].fill(0);
+      } else {
+        for (let f = 0; f < QUANTUM; f++) l[f] = 0.5 * (mix[2 * f] + mix[2 * f + 1]);
+      }
+    }
+    this.writeTap();
+  }
+
+  private writeTap(): void {
+    const frames = this.s.layout.params.tapFrames;
+    if (frames === 0) return;
+    const i32 = this.s.i32;
+    const f32 = this.s.f32;
+    const base = this.s.layout.tap;
+    const w = i32[H_TAP_WRITE];
+    const mask = frames - 1;
+    for (let f = 0; f < QUANTUM; f++) {
+      const at = base + 2 * ((w + f) & mask);
+      f32[at] = this.mix[2 * f];
+      f32[at + 1] = this.mix[2 * f + 1];
+    }
+    Atomics.store(i32, H_TAP_WRITE, (w + QUANTUM) | 0);
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * One output stream in the renderer: each quantum it takes the frames it
+ * needs from the stream's TX messages in order, converts them to float32,
+ * picks the left/right channels, resamples to the context rate and adds the
+ * result to the mix. A message is completed in the quantum that consumes its
+ * last frame. Running dry outputs silence and raises one XRUN per episode.
+ *
+ * Everything is allocated in the constructor; render() allocates nothing.
+ */
+
+import { PCM_FORMAT_INFO, VIRTIO_SND_S_OK } from '../snd/protocol.ts';
+import type { ChannelPositions } from './channel-routing.ts';
+import type { EventRing } from './event-ring.ts';
+import type { IoQueue } from './io-queue.ts';
+import type { PcmIo } from './pcm-io.ts';
+import {
+  H_TX_BYTES,
+  M_BYTES,
+  M_DONE,
+  S_CHANNELS,
+  S_FORMAT,
+  S_FRAME_BYTES,
+  S_PEAK,
+  S_PREPARE_GEN,
+  S_QUEUED_BYTES,
+  S_RATE_HZ,
+  type SharedState,
+} from './shared-state.ts';
+import { advancePosition, markXrun } from './stream-position.ts';
+import { StreamResampler } from './stream-runtime.ts';
+
+export const QUANTUM = 128;
+const MAX_CHANNELS = 8;
+
+export class PlaybackStream {
+  private gen = -1;
+  private channels = 0;
+  private format = 0;
+  private sampleBytes = 0;
+  private frameBytes = 0;
+  private left = 0;
+  private right = 0;
+  /** Decoded stream frames, all channels, interleaved. */
+  private readonly decoded: Float32Array;
+  /** Left/right at the stream rate, interleaved. */
+  private readonly stereo: Float32Array;
+  /** Left/right at the context rate, interleaved. */
+  private readonly out = new Float32Array(2 * QUANTUM);
+  private readonly resampler: StreamResampler;
+  private readonly base: number;
+
+  constructor(
+    readonly id: number,
+    private readonly s: SharedState,
+    private readonly tx: IoQueue,
+    private readonly io: PcmIo,
+    private readonly events: EventRing,
+    private readonly positions: ChannelPositions,
+    contextRate: number,
+  ) {
+    this.base = s.stream(id);
+    this.resampler = new StreamResampler(s, id, contextRate, 'playback');
+    const maxIn = this.resampler.maxInputFrames(QUANTUM);
+    this.decoded = new Float32Array(maxIn * MAX_CHANNELS);
+    this.stereo = new Float32Array(maxIn * 2);
+  }
+
+  /** Re-reads the stream's parameters after SET_PARAMS / PREPARE. */
+  private sync(): void {
+    const u = this.s.i32;
+    const b = this.base;
+    this.gen = u[b + S_PREPARE_GEN];
+    this.channels = u[b + S_CHANNELS];
+    this.format = u[b + S_FORMAT];
+    this.sampleBytes = PCM_FORMAT_INFO[this.format]?.physBits / 8 || 1;
+    this.frameBytes = u[b + S_FRAME_BYTES];
+    const route = this.positions.playbackRoute(this.channels);
+    this.left = route[0];
+    this.right = route[1];
+    this.resampler.configure(u[b + S_RATE_HZ]);
+  }
+
+  /** Forgets private state (device reset). */
+  reset(): void {
+    this.gen = -1;
+  }
+
+  /** Renders one quantum of the (running) stream and adds it to `mix` (interleaved L/R). */
+  render(mix: Float32Array): void {
+    const u = this.s.i32;
+    const b = this.base;
+    if (u[b + S_PREPARE_GEN] !== this.gen) this.sync();
+    const need = this.resampler.framesNeeded(QUANTUM);
+    const got = this.take(need);
+    const ch = this.channels;
+    const dec = this.decoded;
+    const st = this.stereo;
+    const l = this.left;
+    const r = this.right;
+    for (let f = 0; f < got; f++) {
+      st[2 * f] = dec[f * ch + l];
+      st[2 * f + 1] = dec[f * ch + r];
+    }
+    if (got < need) st.fill(0, 2 * got, 2 * need);
+    markXrun(u, b, this.id, this.events, got < need);
+    const out = this.resampler.pull(st, need, this.out, QUANTUM);
+    let peak = 0;
+    for (let i = 0; i < 2 * QUANTUM; i++) {
+      const v = out[i];
+      mix[i] += v;
+      const a = v < 0 ? -v : v;
+      if (a > peak) peak = a;
+    }
+    this.s.f32[b + S_PEAK] = peak;
+  }
+
+  /** Decodes up to `need` frames from the FIFO into `decoded`, completing finished messages. */
+  private take(need: number): number {
+    const u = this.s.i32;
+    const b = this.base;
+    const fb = this.frameBytes;
+    let got = 0;
+    while (got < need) {
+      const m = this.tx.front(this.id);
+      if (m < 0) break;
+      const done = u[m + M_DONE];
+      const avail = (u[m + M_BYTES] - done) / fb;
+      const k = Math.min(need - got, avail);
+      this.io.read(
+        m,
+        done,
+        k * this.channels,
+        this.format,
+        this.sampleBytes,
+        this.decoded,
+        got * this.channels,
+      );
+      const bytes = k * fb;
+      u[m + M_DONE] = done + bytes;
+      u[b + S_QUEUED_BYTES] -= bytes;
+      u[H_TX_BYTES] += bytes;
+      advancePosition(u, b, this.id, this.events, k, bytes);
+      got += k;
+      if (u[m + M_DONE] === u[m + M_BYTES]) this.tx.completeFront(this.id, VIRTIO_SND_S_OK);
+    }
+    return got;
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * A minimal guest for device tests: sets the device up through the MMIO
+ * registers like an emulator's guest would, and offers synchronous helpers to
+ * send control requests and queue I/O messages in guest memory. Everything
+ * the device sees goes through VirtioMmioTransport and guest memory.
+ */
+
+import { PcmRenderer } from '../../src/device/pcm-renderer.ts';
+import {
+  VirtioSndDevice,
+  type VirtioSndDeviceOptions,
+} from '../../src/device/virtio-snd-device.ts';
+import {
+  PCM_HDR,
+  PCM_RATE_HZ,
+  PCM_SET_PARAMS,
+  QUERY_INFO,
+  VIRTIO_SND_F_CTLS,
+  VIRTIO_SND_R_PCM_SET_PARAMS,
+} from '../../src/snd/protocol.ts';
+import { GuestAllocator } from '../../src/virtio/allocator.ts';
+import type { DriverQueue } from '../../src/virtio/driver-queue.ts';
+import { featureBit, VIRTIO_F_EVENT_IDX } from '../../src/virtio/features.ts';
+import { GuestMemory } from '../../src/virtio/memory.ts';
+import { VirtioMmioTransport } from '../../src/virtio/mmio.ts';
+import { MmioDriver } from '../../src/virtio/mmio-driver.ts';
+
+export const QUANTUM = 128;
+
+export interface Msg {
+  /** Token identifying the message in `used`. */
+  token: number;
+  /** Guest address of the xfer header, data and status. */
+  hdr: number;
+  data: number;
+  dataLen: number;
+  status: number;
+}
+
+export class SndGuest {
+  readonly mem: GuestMemory;
+  readonly memory: SharedArrayBuffer;
+  readonly device: VirtioSndDevice;
+  readonly transport: VirtioMmioTransport;
+  readonly mmio: MmioDriver;
+  readonly renderer: PcmRenderer;
+  readonly alloc: GuestAllocator;
+  queues: DriverQueue<number>[] = [];
+  irqs = 0;
+  private token = 0;
+  /** Tokens returned on each queue: token -> used length. */
+  readonly used: Map<number, number>[] = [new Map(), new Map(), new Map(), new Map()];
+  /** Events received on the event queue, in order. */
+  readonly events: { code: number; data: number }[] = [];
+  private eventBufs = new Map<number, number>();
+
+  constructor(opts: Partial<VirtioSndDeviceOptions> = {}, memBytes = 4 << 20) {
+    this.memory = new SharedArrayBuffer(memBytes);
+    this.mem = new GuestMemory(this.memory);
+    this.device = new VirtioSndDevice({
+      memory: this.memory,
+      sampleRate: 48000,
+      autoService: false,
+      ...opts,
+    });
+    this.transport = new VirtioMmioTransport(this.device, {
+      onInterrupt: (level) => {
+        if (level) this.irqs++;
+      },
+    });
+    this.mmio = new MmioDriver(this.transport, this.mem);
+    this.alloc = new GuestAllocator(0x1000, memBytes);
+    this.renderer = new PcmRenderer(this.device.renderState);
+  }
+
+  /** Reset, negotiate (CTLS by default), four queues, DRIVER_OK, post event buffers. */
+  init(opts: { ctls?: boolean; eventIdx?: boolean; eventBuffers?: number } = {}): this {
+    const want =
+      (opts.ctls === false ? 0n : featureBit(VIRTIO_SND_F_CTLS)) |
+      (opts.eventIdx ? featureBit(VIRTIO_F_EVENT_IDX) : 0n);
+    this.mmio.negotiate(want);
+    this.queues = [0, 1, 2, 3].map((i) =>
+      this.mmio.setupQueue<number>(i, i < 2 ? 64 : 256, this.alloc),
+    );
+    this.mmio.driverOk();
+    for (let i = 0; i < (opts.eventBuffers ?? 8); i++) this.postEventBuffer();
+    return this;
+  }
+
+  postEventBuffer(): void {
+    const addr = this.alloc.alloc(8, 8);
+    const t = this.token++;
+    this.eventBufs.set(t, addr);
+    this.queues[1].add([{ addr, len: 8 }], 0, t);
+    this.mmio.notify(1);
+  }
+
+  /** Collects used buffers from every queue (and events). */
+  collect(): void {
+    this.device.service();
+    this.mmio.ackInterrupt();
+    for (let q = 0; q < 4; q++) {
+      const dq = this.queues[q];
+      for (let t = dq.getBuf(); t !== undefined; t = dq.getBuf()) {
+        this.used[q].set(t, dq.lastLen);
+        if (q === 1) {
+          const addr = this.eventBufs.get(t)!;
+          if (dq.lastLen >= 8)
+            this.events.push({ code: this.mem.readU32(addr), data: this.mem.readU32(addr + 4) });
+        }
+      }
+    }
+  }
+
+  /** Sends a control request and returns its response (status + payload). */
+  request(req: Uint8Array, respBytes = 4): { status: number; payload: Uint8Array; len: number } {
+    const reqAddr = this.alloc.alloc(Math.max(1, req.length), 8);
+    const respAddr = this.alloc.alloc(respBytes, 8);
+    this.mem.write(reqAddr, req);
+    this.mem.fill(respAddr, respBytes, 0xee);
+    const t = this.token++;
+    this.queues[0].add(
+      [
+        { addr: reqAddr, len: req.length },
+        { addr: respAddr, len: respBytes },
+      ],
+      1,
+      t,
+    );
+    this.mmio.notify(0);
+    this.collect();
+    const len = this.used[0].get(t);
+    if (len === undefined) throw new Error('control request not answered synchronously');
+    return {
+      status: len >= 4 ? this.mem.readU32(respAddr) : -1,
+      payload: this.mem.read(respAddr + 4, Math.max(0, len - 4)),
+      len,
+    };
+  }
+
+  pcmCommand(code: number, streamId: number): number {
+    const b = new Uint8Array(PCM_HDR.size);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, code, true);
+    v.setUint32(PCM_HDR.streamId, streamId, true);
+    return this.request(b).status;
+  }
+
+  setParams(p: {
+    streamId: number;
+    bufferBytes: number;
+    periodBytes: number;
+    channels: number;
+    format: number;
+    rateHz: number;
+    features?: number;
+  }): number {
+    const b = new Uint8Array(PCM_SET_PARAMS.size);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, VIRTIO_SND_R_PCM_SET_PARAMS, true);
+    v.setUint32(PCM_SET_PARAMS.streamId, p.streamId, true);
+    v.setUint32(PCM_SET_PARAMS.bufferBytes, p.bufferBytes, true);
+    v.setUint32(PCM_SET_PARAMS.periodBytes, p.periodBytes, true);
+    v.setUint32(PCM_SET_PARAMS.features, p.features ?? 0, true);
+    v.setUint8(PCM_SET_PARAMS.channels, p.channels);
+    v.setUint8(PCM_SET_PARAMS.format, p.format);
+    v.setUint8(PCM_SET_PARAMS.rate, PCM_RATE_HZ.indexOf(p.rateHz));
+    return this.request(b).status;
+  }
+
+  query(code: number, startId: number, count: number, size: number, respBytes?: number) {
+    const b = new Uint8Array(QUERY_INFO.size);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, code, true);
+    v.setUint32(QUERY_INFO.startId, startId, true);
+    v.setUint32(QUERY_INFO.count, count, true);
+    v.setUint32(QUERY_INFO.itemSize, size, true);
+    return this.request(b, respBytes ?? 4 + count * size);
+  }
+
+  /** Queues a TX message carrying `pcm` for `streamId`. */
+  tx(streamId: number, pcm: Uint8Array): Msg {
+    const hdr = this.alloc.alloc(4, 4);
+    const data = this.alloc.alloc(pcm.length, 8);
+    const status = this.alloc.alloc(8, 8);
+    this.mem.writeU32(hdr, streamId);
+    this.mem.write(data, pcm);
+    this.mem.fill(status, 8, 0xee);
+    this.queues[2].add(
+      [
+        { addr: hdr, len: 4 },
+        { addr: data, len: pcm.length },
+        { addr: status, len: 8 },
+      ],
+      2,
+      this.token,
+    );
+    return { token: this.token++, hdr, data, dataLen: pcm.length, status };
+  }
+
+  /** Queues an RX message with room for `bytes` of PCM for `streamId`. */
+  rx(streamId: number, bytes: number): Msg {
+    const hdr = this.alloc.alloc(4, 4);
+    const data = this.alloc.alloc(bytes, 8);
+    const status = this.alloc.alloc(8, 8);
+    this.mem.writeU32(hdr, streamId);
+    this.mem.fill(data, bytes, 0xee);
+    this.queues[3].add(
+      [
+        { addr: hdr, len: 4 },
+        { addr: data, len: bytes },
+        { addr: status, len: 8 },
+      ],
+      1,
+      this.token,
+    );
+    return { token: this.token++, hdr, data, dataLen: bytes, status };
+  }
+
+  /** Status and latency_bytes written into a message's status. */
+  statusOf(m: Msg): { status: number; latency: number } {
+    return { status: this.mem.readU32(m.status), latency: this.mem.readU32(m.status + 4) };
+  }
+
+  /** Runs one render quantum with optional stereo input; returns [left, right]. */
+  quantum(input?: [Float32Array, Float32Array]): [Float32Array, Float32Array] {
+    const out: [Float32Array, Float32Array] = [
+      new Float32Array(QUANTUM),
+      new Float32Array(QUANTUM),
+    ];
+    this.renderer.process(input ? [input] : [[]], [out]);
+    this.collect();
+    return out;
+  }
+}
