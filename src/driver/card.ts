@@ -1,0 +1,293 @@
+/**
+ * The sound card (Linux virtio_card.c): probe over a virtio-mmio register
+ * interface, the four virtqueues, configuration, the *_INFO queries that
+ * build the card model, the event queue, and interrupt handling.
+ *
+ * The device is untrusted: impossible configuration, short answers and
+ * protocol violations on the used rings raise a DeviceError (and the device
+ * is reset), never a corrupted buffer or an exception in the application.
+ */
+
+import {
+  CHMAP_INFO,
+  decodePcmInfo,
+  JACK_INFO,
+  QUERY_INFO,
+  VIRTIO_ID_SOUND,
+  VIRTIO_SND_EVT_CTL_NOTIFY,
+  VIRTIO_SND_EVT_JACK_CONNECTED,
+  VIRTIO_SND_EVT_JACK_DISCONNECTED,
+  VIRTIO_SND_EVT_PCM_XRUN,
+  VIRTIO_SND_F_CTLS,
+  VIRTIO_SND_R_CHMAP_INFO,
+  VIRTIO_SND_R_JACK_INFO,
+  VIRTIO_SND_R_PCM_INFO,
+} from '../snd/protocol.ts';
+import { VirtqueueError } from '../virtio/chain.ts';
+import type { DriverQueue } from '../virtio/driver-queue.ts';
+import {
+  featureBit,
+  hasFeature,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_MMIO_INT_CONFIG,
+  VIRTIO_STATUS_DEVICE_NEEDS_RESET,
+} from '../virtio/features.ts';
+import { GuestMemory } from '../virtio/memory.ts';
+import { MmioDriver, type MmioRegisters } from '../virtio/mmio-driver.ts';
+import type { CardContext } from './card-context.ts';
+import { type Chmap, parseChmaps } from './chmap.ts';
+import { ControlSet, type ControlSet as ControlSetT, queryControls } from './controls.ts';
+import { CtlChannel, type CtlMsg, ctlRequest, DEFAULT_MSG_TIMEOUT_MS } from './ctl-msg.ts';
+import { DeviceError, VirtioSndError } from './errors.ts';
+import { GuestHeap } from './guest-heap.ts';
+import { JackSet, parseJacks } from './jack.ts';
+import { PCM_INFO_SIZE, parsePcmInfo, VirtioPcmSubstream } from './pcm.ts';
+import { type PcmMsg, pcmMsgComplete } from './pcm-msg.ts';
+import { PcmStream } from './pcm-ops.ts';
+
+const VQ_CONTROL = 0;
+const VQ_EVENT = 1;
+const VQ_TX = 2;
+const VQ_RX = 3;
+const EVENT_SIZE = 8;
+/** Beyond these counts a configuration is taken as hostile, not as a real card. */
+const MAX_ITEMS = 1024;
+
+export interface DriverOptions {
+  /** Part of guest memory the driver may use (default: all of it). */
+  heapBase?: number;
+  heapLimit?: number;
+  /** Control request timeout (Linux msg_timeout_ms, default 1000). */
+  timeoutMs?: number;
+  /** Largest hardware buffer per stream (default 4 MiB). */
+  maxBufferBytes?: number;
+  /** Negotiate VIRTIO_SND_F_CTLS when offered (default true). */
+  controls?: boolean;
+}
+
+export interface CardConfig {
+  jacks: number;
+  streams: number;
+  chmaps: number;
+  controls: number;
+}
+
+export class VirtioSndDriver implements CardContext {
+  readonly mem: GuestMemory;
+  readonly heap: GuestHeap;
+  readonly transport: MmioDriver;
+  readonly maxBufferBytes: number;
+  ctl!: CtlChannel;
+  config: CardConfig = { jacks: 0, streams: 0, chmaps: 0, controls: 0 };
+  substreams: VirtioPcmSubstream[] = [];
+  streams: PcmStream[] = [];
+  jacks!: JackSet;
+  chmaps: Chmap[] = [];
+  controls: ControlSetT | null = null;
+  /** Set once the device broke the protocol or asked for a reset. */
+  error: VirtioSndError | null = null;
+  /** Called when the card becomes unusable. */
+  onError: ((e: VirtioSndError) => void) | null = null;
+
+  private queues: DriverQueue<unknown>[] = [];
+  private eventBufs: number[] = [];
+  private irqScheduled = false;
+
+  constructor(
+    regs: MmioRegisters,
+    memory: SharedArrayBuffer | ArrayBuffer | GuestMemory,
+    private readonly opts: DriverOptions = {},
+  ) {
+    this.mem = memory instanceof GuestMemory ? memory : new GuestMemory(memory);
+    this.heap = new GuestHeap(opts.heapBase ?? 0, opts.heapLimit ?? this.mem.size);
+    this.transport = new MmioDriver(regs, this.mem);
+    this.maxBufferBytes = opts.maxBufferBytes ?? 4 << 20;
+  }
+
+  /** Wire the transport's interrupt line here. Handling is deferred to a microtask. */
+  readonly interrupt = (level: boolean): void => {
+    if (!level || this.irqScheduled) return;
+    this.irqScheduled = true;
+    queueMicrotask(() => {
+      this.irqScheduled = false;
+      this.handleInterrupt();
+    });
+  };
+
+  /** Probe (virtsnd_probe): negotiate, set up queues, read config, query the card. */
+  async probe(): Promise<void> {
+    const t = this.transport;
+    const id = t.probe();
+    if (id !== VIRTIO_ID_SOUND) throw new DeviceError(`device id ${id} is not a sound device (25)`);
+    const wanted =
+      featureBit(VIRTIO_F_EVENT_IDX) |
+      (this.opts.controls === false ? 0n : featureBit(VIRTIO_SND_F_CTLS));
+    const features = t.negotiate(wanted);
+    this.queues = [VQ_CONTROL, VQ_EVENT, VQ_TX, VQ_RX].map((i) =>
+      t.setupQueue<unknown>(i, i < VQ_TX ? 64 : 256, this.heap),
+    );
+    t.driverOk();
+    this.ctl = new CtlChannel(
+      this.mem,
+      this.heap,
+      this.queues[VQ_CONTROL] as DriverQueue<CtlMsg>,
+      () => t.notify(VQ_CONTROL),
+      this.opts.timeoutMs ?? DEFAULT_MSG_TIMEOUT_MS,
+    );
+    this.postEventBuffers();
+
+    const ctls = hasFeature(features, VIRTIO_SND_F_CTLS);
+    const [jacks, streams, chmaps, controls] = t
+      .readConfigWords(0, ctls ? 4 : 3)
+      .concat(ctls ? [] : [0]);
+    this.config = { jacks, streams, chmaps, controls };
+    for (const [k, n] of Object.entries(this.config)) {
+      if (n > MAX_ITEMS)
+        throw this.fail(new DeviceError(`config: ${n} ${k} is not a plausible card`));
+    }
+    if (streams === 0) throw this.fail(new DeviceError('config: the device has no PCM streams'));
+
+    try {
+      const jackInfo = await this.queryInfo(VIRTIO_SND_R_JACK_INFO, jacks, JACK_INFO.size);
+      this.jacks = new JackSet(this, parseJacks(jackInfo, jacks));
+      const pcmInfo = await this.queryInfo(VIRTIO_SND_R_PCM_INFO, streams, PCM_INFO_SIZE);
+      const view = new DataView(pcmInfo.buffer, pcmInfo.byteOffset, pcmInfo.byteLength);
+      this.substreams = Array.from({ length: streams }, (_, sid) => {
+        const { direction, hw } = parsePcmInfo(sid, decodePcmInfo(view, sid * PCM_INFO_SIZE));
+        return new VirtioPcmSubstream(sid, direction, hw);
+      });
+      this.streams = this.substreams.map((v) => new PcmStream(this, v));
+      const chmapInfo = await this.queryInfo(VIRTIO_SND_R_CHMAP_INFO, chmaps, CHMAP_INFO.size);
+      this.chmaps = parseChmaps(chmapInfo, chmaps);
+      if (ctls) this.controls = new ControlSet(this, await queryControls(this, controls));
+    } catch (e) {
+      if (e instanceof DeviceError) throw this.fail(e);
+      throw e;
+    }
+  }
+
+  /** A query_info for all `count` items of a kind (one request, as Linux does). */
+  private async queryInfo(code: number, count: number, size: number): Promise<Uint8Array> {
+    if (count === 0) return new Uint8Array(0);
+    const { bytes, view } = ctlRequest(code, QUERY_INFO.size);
+    view.setUint32(QUERY_INFO.startId, 0, true);
+    view.setUint32(QUERY_INFO.count, count, true);
+    view.setUint32(QUERY_INFO.itemSize, size, true);
+    const r = await this.ctl.send(bytes, 4 + count * size);
+    if (r.payload.length < count * size) {
+      throw new DeviceError(
+        `answer to query 0x${code.toString(16)} is ${r.payload.length} bytes, want ${count * size}`,
+      );
+    }
+    return r.payload;
+  }
+
+  /** The stream handle for PCM stream `id`. */
+  pcm(id: number): PcmStream {
+    const s = this.streams[id];
+    if (!s) throw new VirtioSndError(`no PCM stream ${id} (the card has ${this.streams.length})`);
+    return s;
+  }
+
+  queueOf(vss: VirtioPcmSubstream): DriverQueue<PcmMsg> {
+    return this.queues[vss.direction === 'playback' ? VQ_TX : VQ_RX] as DriverQueue<PcmMsg>;
+  }
+
+  kick(vss: VirtioPcmSubstream): () => void {
+    const q = vss.direction === 'playback' ? VQ_TX : VQ_RX;
+    return () => this.transport.notify(q);
+  }
+
+  private postEventBuffers(): void {
+    const q = this.queues[VQ_EVENT] as DriverQueue<number>;
+    const base = this.heap.alloc(q.size * EVENT_SIZE, 8);
+    this.eventBufs = Array.from({ length: q.size }, (_, i) => base + i * EVENT_SIZE);
+    for (const addr of this.eventBufs) this.postEvent(addr);
+    if (q.kickPrepare()) this.transport.notify(VQ_EVENT);
+  }
+
+  private postEvent(addr: number): void {
+    this.mem.fill(addr, EVENT_SIZE);
+    (this.queues[VQ_EVENT] as DriverQueue<number>).add([{ addr, len: EVENT_SIZE }], 0, addr);
+  }
+
+  /** Processes every used buffer on every queue (vm_interrupt order: ctl, event, tx, rx). */
+  handleInterrupt(): void {
+    if (this.error) return;
+    const bits = this.transport.ackInterrupt();
+    if (bits & VIRTIO_MMIO_INT_CONFIG && this.transport.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {
+      this.fail(new DeviceError('the device needs a reset (DEVICE_NEEDS_RESET)'));
+      return;
+    }
+    try {
+      this.drainControl();
+      this.drainEvents();
+      this.drainPcm(VQ_TX);
+      this.drainPcm(VQ_RX);
+    } catch (e) {
+      if (e instanceof VirtqueueError) this.fail(new DeviceError(e.message));
+      else throw e;
+    }
+  }
+
+  private drainControl(): void {
+    const q = this.queues[VQ_CONTROL] as DriverQueue<CtlMsg>;
+    for (let m = q.getBuf(); m !== undefined; m = q.getBuf()) this.ctl.complete(m, q.lastLen);
+  }
+
+  private drainEvents(): void {
+    const q = this.queues[VQ_EVENT] as DriverQueue<number>;
+    let reposted = false;
+    for (let addr = q.getBuf(); addr !== undefined; addr = q.getBuf()) {
+      if (q.lastLen >= EVENT_SIZE)
+        this.dispatchEvent(this.mem.readU32(addr), this.mem.readU32(addr + 4));
+      this.postEvent(addr);
+      reposted = true;
+    }
+    if (reposted && q.kickPrepare()) this.transport.notify(VQ_EVENT);
+  }
+
+  private dispatchEvent(code: number, data: number): void {
+    switch (code) {
+      case VIRTIO_SND_EVT_JACK_CONNECTED:
+      case VIRTIO_SND_EVT_JACK_DISCONNECTED:
+        this.jacks?.event(data, code === VIRTIO_SND_EVT_JACK_CONNECTED);
+        break;
+      case VIRTIO_SND_EVT_PCM_XRUN:
+        this.streams[data]?.xrunEvent();
+        break;
+      case VIRTIO_SND_EVT_CTL_NOTIFY:
+        void this.controls?.event(data & 0xffff, data >>> 16).catch(() => {});
+        break;
+      default:
+        // PCM_PERIOD_ELAPSED is for shared-memory streams; unknown codes are ignored (as Linux does).
+        break;
+    }
+  }
+
+  private drainPcm(index: number): void {
+    const q = this.queues[index] as DriverQueue<PcmMsg>;
+    for (let msg = q.getBuf(); msg !== undefined; msg = q.getBuf()) {
+      const vss = msg.substream;
+      const c = pcmMsgComplete(vss, this.mem, msg, q.lastLen);
+      this.streams[vss.sid].periodElapsed(msg, c);
+    }
+  }
+
+  /** Marks the card unusable, resets the device and fails everything waiting. Returns the error. */
+  fail(e: VirtioSndError): VirtioSndError {
+    if (this.error) return this.error;
+    this.error = e;
+    this.transport.reset();
+    const ctlq = this.queues[VQ_CONTROL] as DriverQueue<CtlMsg> | undefined;
+    if (ctlq && this.ctl) this.ctl.failAll(e, ctlq.detachAll());
+    for (const s of this.streams) s.disconnect();
+    this.onError?.(e);
+    return e;
+  }
+
+  /** Resets the device and forgets it (virtsnd_remove). */
+  remove(): void {
+    this.fail(new VirtioSndError('card removed'));
+  }
+}

@@ -1,0 +1,535 @@
+/**
+ * The ALSA-like PCM API of one substream (Linux virtio_pcm_ops.c plus the bits
+ * of the ALSA core it relies on): hwParams -> SET_PARAMS, prepare -> PREPARE,
+ * start -> START, stop/drain -> STOP then RELEASE (sync_stop), pause ->
+ * STOP/START, and writei/readi moving frames through the hardware buffer.
+ *
+ * Positions count frames monotonically: `hwPtr` advances by one period per
+ * completed message, `applPtr` by what the application wrote or read.
+ */
+
+import {
+  PCM_FORMAT_INFO,
+  PCM_HDR,
+  PCM_SET_PARAMS,
+  pcmRateIndex,
+  VIRTIO_SND_PCM_F_EVT_XRUNS,
+  VIRTIO_SND_PCM_F_MSG_POLLING,
+  VIRTIO_SND_R_PCM_PREPARE,
+  VIRTIO_SND_R_PCM_RELEASE,
+  VIRTIO_SND_R_PCM_SET_PARAMS,
+  VIRTIO_SND_R_PCM_START,
+  VIRTIO_SND_R_PCM_STOP,
+  VIRTIO_SND_S_OK,
+} from '../snd/protocol.ts';
+import type { CardContext } from './card-context.ts';
+import { ctlRequest } from './ctl-msg.ts';
+import {
+  ArgumentError,
+  PcmParamError,
+  PcmStateError,
+  VirtioSndError,
+  XrunError,
+} from './errors.ts';
+import { frameBytesOf, type PcmParams, type PcmState, type VirtioPcmSubstream } from './pcm.ts';
+import {
+  type MsgCompletion,
+  type PcmMsg,
+  pcmMsgAlloc,
+  pcmMsgFree,
+  pcmMsgSendAll,
+  pcmMsgSendTail,
+  pcmMsgSendWritten,
+} from './pcm-msg.ts';
+
+export interface HwParams {
+  /** VIRTIO_SND_PCM_FMT_* value. */
+  format: number;
+  /** Frames per second. */
+  rate: number;
+  channels: number;
+  periodFrames: number;
+  periods: number;
+}
+
+export interface PeriodEvent {
+  streamId: number;
+  /** hw_ptr after this completion, in frames. */
+  hwPtr: number;
+  frames: number;
+  latencyBytes: number;
+  /** performance.now() when the driver saw the completion. */
+  time: number;
+}
+
+/** Limits the driver places on a period (Linux: 2..VIRTIO queue size periods). */
+export const PERIODS_MIN = 2;
+export const PERIODS_MAX = 128;
+/** How long stop/close wait for the device to return every message (Linux's msg timeout). */
+export const RELEASE_TIMEOUT_MS = 1000;
+
+export class PcmStream {
+  /** Called on every completed period (for meters, timing, tests). */
+  onPeriod: ((e: PeriodEvent) => void) | null = null;
+  /** Called when the substream enters the xrun state. */
+  onXrun: ((streamId: number) => void) | null = null;
+  xruns = 0;
+  private stopping: Promise<void> | null = null;
+
+  constructor(
+    private readonly card: CardContext,
+    readonly vss: VirtioPcmSubstream,
+  ) {}
+
+  get id(): number {
+    return this.vss.sid;
+  }
+
+  get state(): PcmState {
+    return this.vss.state;
+  }
+
+  get params(): Readonly<PcmParams> | null {
+    return this.vss.params;
+  }
+
+  // ---- configuration ----------------------------------------------------
+
+  /**
+   * Checks `req` against what the device offers and sends SET_PARAMS.
+   * Allocates the hardware buffer (periods * periodFrames frames) in guest memory.
+   */
+  async hwParams(req: HwParams): Promise<PcmParams> {
+    const v = this.vss;
+    this.requireState('hwParams', ['open', 'setup', 'prepared']);
+    if (v.msgCount > 0) throw new PcmStateError('hwParams', 'messages in flight');
+    const hw = v.hw;
+    const { format, rate, channels, periodFrames, periods } = req;
+    if (!hw.formats.includes(format)) {
+      const name = PCM_FORMAT_INFO[format]?.name ?? String(format);
+      throw new PcmParamError('format', `${name} is not one of the stream's formats`);
+    }
+    if (!hw.rates.includes(rate)) {
+      throw new PcmParamError('rate', `${rate} Hz is not one of ${hw.rates.join(', ')}`);
+    }
+    if (!Number.isInteger(channels) || channels < hw.channelsMin || channels > hw.channelsMax) {
+      throw new PcmParamError('channels', `must be ${hw.channelsMin}..${hw.channelsMax}`);
+    }
+    if (!Number.isInteger(periodFrames) || periodFrames < 1) {
+      throw new PcmParamError('periodFrames', 'must be a positive integer');
+    }
+    if (!Number.isInteger(periods) || periods < PERIODS_MIN || periods > PERIODS_MAX) {
+      throw new PcmParamError('periods', `must be ${PERIODS_MIN}..${PERIODS_MAX}`);
+    }
+    const frameBytes = frameBytesOf(format, channels);
+    const periodBytes = periodFrames * frameBytes;
+    const bufferBytes = periodBytes * periods;
+    if (bufferBytes > this.card.maxBufferBytes) {
+      throw new PcmParamError('buffer', `${bufferBytes} bytes exceeds ${this.card.maxBufferBytes}`);
+    }
+    // Ask for what the device offers among what this driver uses (Linux: MSG_POLLING, EVT_XRUNS).
+    const features =
+      hw.features & ((1 << VIRTIO_SND_PCM_F_MSG_POLLING) | (1 << VIRTIO_SND_PCM_F_EVT_XRUNS));
+    const { bytes, view } = ctlRequest(VIRTIO_SND_R_PCM_SET_PARAMS, PCM_SET_PARAMS.size);
+    view.setUint32(PCM_SET_PARAMS.streamId, v.sid, true);
+    view.setUint32(PCM_SET_PARAMS.bufferBytes, bufferBytes, true);
+    view.setUint32(PCM_SET_PARAMS.periodBytes, periodBytes, true);
+    view.setUint32(PCM_SET_PARAMS.features, features, true);
+    view.setUint8(PCM_SET_PARAMS.channels, channels);
+    view.setUint8(PCM_SET_PARAMS.format, format);
+    view.setUint8(PCM_SET_PARAMS.rate, pcmRateIndex(rate));
+    if (v.deviceState === 'prepared' || v.deviceState === 'stopped') await this.release();
+    await this.card.ctl.send(bytes, 4);
+    v.deviceState = 'params-set';
+    this.freeBuffer();
+    v.params = {
+      format,
+      rate,
+      channels,
+      periodFrames,
+      periods,
+      frameBytes,
+      periodBytes,
+      bufferBytes,
+      bufferFrames: periodFrames * periods,
+      features,
+    };
+    v.bufferAddr = this.card.heap.alloc(bufferBytes, 64);
+    this.card.mem.fill(v.bufferAddr, bufferBytes);
+    pcmMsgAlloc(v, this.card.heap);
+    v.startThreshold = v.params.bufferFrames;
+    v.state = 'setup';
+    return v.params;
+  }
+
+  /** Software parameters: when playback starts by itself (default: a full buffer). */
+  swParams(opts: { startThreshold?: number }): void {
+    const p = this.requireParams('swParams');
+    if (opts.startThreshold !== undefined) {
+      const t = opts.startThreshold;
+      if (!Number.isInteger(t) || t < 1)
+        throw new ArgumentError('startThreshold must be >= 1 frame');
+      this.vss.startThreshold = Math.min(t, p.bufferFrames);
+    }
+  }
+
+  /** PREPARE: resets positions; after a stop or xrun, releases the device stream first. */
+  async prepare(): Promise<void> {
+    const v = this.vss;
+    this.requireState('prepare', ['setup', 'prepared', 'xrun']);
+    await this.stopping;
+    if (v.deviceState === 'running') await this.sendCommand(VIRTIO_SND_R_PCM_STOP, 'stopped');
+    if (v.deviceState === 'stopped' || v.msgCount > 0) await this.release();
+    await this.sendCommand(VIRTIO_SND_R_PCM_PREPARE, 'prepared');
+    v.hwPtr = 0;
+    v.applPtr = 0;
+    v.sentFrames = 0;
+    v.latencyBytes = 0;
+    v.queuedAtCompletion = 0;
+    v.periodsElapsed = 0;
+    v.drainTarget = -1;
+    v.xferXrun = false;
+    for (const m of v.msgs) m.filled = 0;
+    v.state = 'prepared';
+    v.wake();
+  }
+
+  /** START: capture queues every period first; playback plays what was written. */
+  async start(): Promise<void> {
+    const v = this.vss;
+    this.requireState('start', ['prepared']);
+    v.xferEnabled = true;
+    if (v.direction === 'capture')
+      pcmMsgSendAll(v, this.card.mem, this.card.queueOf(v), this.card.kick(v));
+    v.state = 'running';
+    try {
+      await this.sendCommand(VIRTIO_SND_R_PCM_START, 'running');
+    } catch (e) {
+      v.xferEnabled = false;
+      v.state = 'prepared';
+      throw e;
+    }
+    v.wake();
+  }
+
+  /** Stops at once, dropping what is queued (snd_pcm_drop); the stream goes back to setup. */
+  async stop(): Promise<void> {
+    const v = this.vss;
+    this.requireState('stop', ['prepared', 'running', 'paused', 'draining', 'xrun']);
+    v.xferEnabled = false;
+    await this.stopping;
+    if (v.deviceState === 'running') await this.sendCommand(VIRTIO_SND_R_PCM_STOP, 'stopped');
+    if (v.deviceState === 'stopped' || v.deviceState === 'prepared') await this.release();
+    v.state = 'setup';
+    v.wake();
+  }
+
+  /** Plays out everything written, then stops. Resolves when the last frame has been played. */
+  async drain(): Promise<void> {
+    const v = this.vss;
+    if (v.direction === 'capture') return this.stop();
+    this.requireState('drain', ['prepared', 'running']);
+    if (v.applPtr === v.hwPtr) return this.stop();
+    v.drainTarget = v.applPtr;
+    if (v.state === 'prepared') await this.start();
+    v.state = 'draining';
+    pcmMsgSendTail(v, this.card.mem, this.card.queueOf(v), this.card.kick(v));
+    while (v.state === 'draining' && v.hwPtr < v.drainTarget) await v.changed();
+    // The state may have changed while waiting (xrun, disconnect).
+    const after = v.state as PcmState;
+    if (after === 'xrun') throw new XrunError(v.sid);
+    if (after === 'draining') await this.stop();
+  }
+
+  /** Pause (STOP, keeping queued messages) or resume (START). */
+  async pause(enable: boolean): Promise<void> {
+    const v = this.vss;
+    if (enable) {
+      this.requireState('pause', ['running']);
+      v.state = 'paused';
+      await this.sendCommand(VIRTIO_SND_R_PCM_STOP, 'stopped');
+    } else {
+      this.requireState('pause', ['paused']);
+      v.state = 'running';
+      await this.sendCommand(VIRTIO_SND_R_PCM_START, 'running');
+    }
+    v.wake();
+  }
+
+  /** After an xrun: prepare again (snd_pcm_recover). Playback then restarts on the next writes. */
+  async recover(): Promise<void> {
+    if (this.vss.state !== 'xrun') return;
+    await this.prepare();
+  }
+
+  /** Stops if needed, releases the device stream and frees the buffer. */
+  async close(): Promise<void> {
+    const v = this.vss;
+    if (v.state === 'disconnected') return;
+    if (['prepared', 'running', 'paused', 'draining', 'xrun'].includes(v.state)) await this.stop();
+    if (v.deviceState === 'prepared' || v.deviceState === 'stopped') await this.release();
+    this.freeBuffer();
+    v.params = null;
+    v.state = 'open';
+  }
+
+  // ---- data -------------------------------------------------------------
+
+  /** Frames the application may write (playback) or read (capture) now. */
+  avail(): number {
+    const v = this.vss;
+    const p = v.params;
+    if (!p) return 0;
+    this.checkXrunFlag();
+    return v.direction === 'playback'
+      ? p.bufferFrames - (v.applPtr - v.hwPtr)
+      : v.hwPtr - v.applPtr;
+  }
+
+  /** The hardware position in the buffer, in frames (ALSA's pointer callback). */
+  pointer(): number {
+    const p = this.vss.params;
+    this.checkXrunFlag();
+    return p ? this.vss.hwPtr % p.bufferFrames : 0;
+  }
+
+  get hwPtr(): number {
+    return this.vss.hwPtr;
+  }
+
+  get applPtr(): number {
+    return this.vss.applPtr;
+  }
+
+  /**
+   * Frames between what the application wrote (read) and what is heard
+   * (captured) now: the queued frames plus any device latency beyond them.
+   */
+  delay(): number {
+    const v = this.vss;
+    const p = v.params;
+    if (!p) return 0;
+    this.checkXrunFlag();
+    const latency = Math.floor(v.latencyBytes / p.frameBytes);
+    if (v.direction === 'capture') return v.hwPtr - v.applPtr + latency;
+    // Our device reports the bytes it still holds, which the driver already counts
+    // in applPtr - hwPtr; count only latency beyond that (a device's own delay).
+    return v.applPtr - v.hwPtr + Math.max(0, latency - v.queuedAtCompletion);
+  }
+
+  /**
+   * Writes interleaved frames in the stream's format. Blocking (default)
+   * waits for room until everything is written; non-blocking writes what
+   * fits. Returns frames written. Starts playback at the start threshold.
+   */
+  async writei(data: ArrayBufferView, opts: { nonblock?: boolean } = {}): Promise<number> {
+    const v = this.vss;
+    const p = this.requireParams('writei');
+    if (v.direction !== 'playback') throw new PcmStateError('writei', 'a capture stream');
+    const bytes = viewBytes(data);
+    if (bytes.length % p.frameBytes !== 0) {
+      throw new ArgumentError(
+        `writei: ${bytes.length} bytes is not a whole number of ${p.frameBytes}-byte frames`,
+      );
+    }
+    const frames = bytes.length / p.frameBytes;
+    let done = 0;
+    while (done < frames) {
+      this.requireState('writei', ['prepared', 'running', 'paused']);
+      const room = this.avail();
+      if (room === 0) {
+        if (opts.nonblock) break;
+        await v.changed();
+        continue;
+      }
+      const n = Math.min(room, frames - done);
+      this.copyIn(bytes.subarray(done * p.frameBytes, (done + n) * p.frameBytes));
+      done += n;
+      if (v.state === 'prepared' && v.applPtr - v.hwPtr >= v.startThreshold) await this.start();
+    }
+    return done;
+  }
+
+  /**
+   * Reads interleaved frames into `out` (its length in bytes must be whole
+   * frames). Starts capture if prepared. Blocking waits until `out` is full;
+   * non-blocking reads what is there. Returns frames read.
+   */
+  async readi(out: ArrayBufferView, opts: { nonblock?: boolean } = {}): Promise<number> {
+    const v = this.vss;
+    const p = this.requireParams('readi');
+    if (v.direction !== 'capture') throw new PcmStateError('readi', 'a playback stream');
+    const bytes = viewBytes(out);
+    if (bytes.length % p.frameBytes !== 0) {
+      throw new ArgumentError(
+        `readi: ${bytes.length} bytes is not a whole number of ${p.frameBytes}-byte frames`,
+      );
+    }
+    if (v.state === 'prepared') await this.start();
+    const frames = bytes.length / p.frameBytes;
+    let done = 0;
+    while (done < frames) {
+      this.requireState('readi', ['running', 'paused']);
+      const have = this.avail();
+      if (have === 0) {
+        if (opts.nonblock) break;
+        await v.changed();
+        continue;
+      }
+      const n = Math.min(have, frames - done);
+      this.copyOut(bytes.subarray(done * p.frameBytes, (done + n) * p.frameBytes));
+      done += n;
+    }
+    return done;
+  }
+
+  // ---- completions (called by the card's interrupt handling) -------------
+
+  /** One message completed: the ALSA core's period-elapsed logic. */
+  periodElapsed(msg: PcmMsg, c: MsgCompletion): void {
+    const v = this.vss;
+    const p = v.params;
+    if (!p) return;
+    v.periodsElapsed++;
+    if (v.xferEnabled) {
+      this.onPeriod?.({
+        streamId: v.sid,
+        hwPtr: v.hwPtr,
+        frames: c.frames,
+        latencyBytes: c.latencyBytes,
+        time: performance.now(),
+      });
+      if (c.status !== VIRTIO_SND_S_OK) {
+        this.enterXrun();
+      } else if (v.direction === 'capture') {
+        if (v.hwPtr - v.applPtr > p.bufferFrames) this.enterXrun();
+        else pcmMsgSendAll(v, this.card.mem, this.card.queueOf(v), this.card.kick(v));
+      } else if (v.state === 'running' && v.hwPtr >= v.applPtr) {
+        // Everything written has been played and more was expected: underrun.
+        this.enterXrun();
+      }
+    }
+    void msg;
+    v.wake();
+  }
+
+  /** The device sent PCM_XRUN for this stream. */
+  xrunEvent(): void {
+    const v = this.vss;
+    if (!v.xferEnabled) return;
+    v.xferXrun = true;
+    // With nothing left in the device the stream cannot recover by itself.
+    if (v.msgCount === 0) this.enterXrun();
+    v.wake();
+  }
+
+  /** The card went away (reset, removal). */
+  disconnect(): void {
+    this.vss.state = 'disconnected';
+    this.vss.xferEnabled = false;
+    this.vss.wake();
+  }
+
+  // ---- internals --------------------------------------------------------
+
+  private checkXrunFlag(): void {
+    const v = this.vss;
+    if (v.xferXrun && v.xferEnabled && v.state === 'running') this.enterXrun();
+  }
+
+  private enterXrun(): void {
+    const v = this.vss;
+    if (v.state === 'xrun' || !v.xferEnabled) return;
+    v.state = 'xrun';
+    v.xferEnabled = false;
+    v.xferXrun = false;
+    this.xruns++;
+    this.onXrun?.(v.sid);
+    // The ALSA core stops a stream that ran dry; recover() waits for this.
+    if (v.deviceState === 'running') {
+      this.stopping = this.sendCommand(VIRTIO_SND_R_PCM_STOP, 'stopped').catch(() => {});
+    }
+    v.wake();
+  }
+
+  private copyIn(src: Uint8Array): void {
+    const v = this.vss;
+    const p = v.params!;
+    let off = (v.applPtr % p.bufferFrames) * p.frameBytes;
+    let k = 0;
+    while (k < src.length) {
+      const n = Math.min(src.length - k, p.bufferBytes - off);
+      this.card.mem.u8.set(src.subarray(k, k + n), v.bufferAddr + off);
+      if (v.state !== 'draining') {
+        pcmMsgSendWritten(v, this.card.mem, this.card.queueOf(v), this.card.kick(v), off, n);
+      }
+      k += n;
+      off = (off + n) % p.bufferBytes;
+    }
+    v.applPtr += src.length / p.frameBytes;
+  }
+
+  private copyOut(dst: Uint8Array): void {
+    const v = this.vss;
+    const p = v.params!;
+    let off = (v.applPtr % p.bufferFrames) * p.frameBytes;
+    let k = 0;
+    while (k < dst.length) {
+      const n = Math.min(dst.length - k, p.bufferBytes - off);
+      dst.set(this.card.mem.u8.subarray(v.bufferAddr + off, v.bufferAddr + off + n), k);
+      k += n;
+      off = (off + n) % p.bufferBytes;
+    }
+    v.applPtr += dst.length / p.frameBytes;
+  }
+
+  private async sendCommand(code: number, next: VirtioPcmSubstream['deviceState']): Promise<void> {
+    const { bytes, view } = ctlRequest(code, PCM_HDR.size);
+    view.setUint32(PCM_HDR.streamId, this.vss.sid, true);
+    await this.card.ctl.send(bytes, 4);
+    this.vss.deviceState = next;
+  }
+
+  /** RELEASE, then wait until the device returned every message (Linux sync_stop). */
+  private async release(): Promise<void> {
+    const v = this.vss;
+    await this.sendCommand(VIRTIO_SND_R_PCM_RELEASE, 'released');
+    const deadline = performance.now() + RELEASE_TIMEOUT_MS;
+    while (v.msgCount > 0) {
+      if (performance.now() > deadline) {
+        throw new VirtioSndError(
+          `stream ${v.sid}: device did not return ${v.msgCount} I/O messages on RELEASE`,
+        );
+      }
+      await Promise.race([v.changed(), sleep(10)]);
+    }
+  }
+
+  private freeBuffer(): void {
+    const v = this.vss;
+    if (v.msgs.length > 0) pcmMsgFree(v, this.card.heap);
+    if (v.bufferAddr) this.card.heap.release(v.bufferAddr);
+    v.bufferAddr = 0;
+  }
+
+  private requireState(op: string, allowed: readonly PcmState[]): void {
+    const s = this.vss.state;
+    if (s === 'xrun' && !allowed.includes('xrun')) throw new XrunError(this.vss.sid);
+    if (!allowed.includes(s)) throw new PcmStateError(op, s);
+  }
+
+  private requireParams(op: string): PcmParams {
+    const p = this.vss.params;
+    if (!p) throw new PcmStateError(op, this.vss.state);
+    return p;
+  }
+}
+
+function viewBytes(data: ArrayBufferView): Uint8Array {
+  if (!ArrayBuffer.isView(data)) throw new ArgumentError('expected a typed array or DataView');
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
