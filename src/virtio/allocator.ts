@@ -4,11 +4,16 @@
  * Regions are never freed one by one; `reset()` starts over.
  */
 
+/** Anything that hands out aligned regions of guest memory. */
+export interface Allocator {
+  alloc(bytes: number, align: number): number;
+}
+
 export class GuestAllocationError extends RangeError {
   override readonly name = 'GuestAllocationError';
 }
 
-export class GuestAllocator {
+export class GuestAllocator implements Allocator {
   private next: number;
 
   constructor(

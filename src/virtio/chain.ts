@@ -314,3 +314,21 @@ function checkBuffer(mem: GuestMemory, lo: number, hi: number, len: number): Cha
   }
   return mem.contains(lo, len) ? ChainError.None : ChainError.OutOfBounds;
 }
+
+/**
+ * Whether an error means the queue itself can no longer be trusted (the
+ * device must then set DEVICE_NEEDS_RESET), as opposed to one bad buffer that
+ * can be handed back unused while the queue goes on.
+ */
+export function isRingFatal(code: ChainError): boolean {
+  switch (code) {
+    case ChainError.None:
+    case ChainError.OutOfBounds:
+    case ChainError.AddressOverflow:
+    case ChainError.ZeroLength:
+    case ChainError.ReadableAfterWritable:
+      return false;
+    default:
+      return true;
+  }
+}

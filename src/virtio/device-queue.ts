@@ -11,7 +11,7 @@
  * pop() and pushUsed() allocate nothing and never throw.
  */
 
-import { ChainError, type DescriptorChain, walkChain } from './chain.ts';
+import { ChainError, type DescriptorChain, isRingFatal, walkChain } from './chain.ts';
 import type { GuestMemory } from './memory.ts';
 import {
   AVAIL_ALIGN,
@@ -164,7 +164,8 @@ export class DeviceQueue {
    * Pops the next available chain into `chain`. Returns POP_EMPTY, or a
    * ChainError: None when `chain` holds a valid chain. For any other error
    * the chain has been consumed from the avail ring (`chain.head` says which
-   * one, when known); ring-level errors also mark the queue broken.
+   * one, when known); errors that make the ring untrustworthy (isRingFatal)
+   * also mark the queue broken.
    */
   pop(chain: DescriptorChain): number {
     const n = this.available();
@@ -183,7 +184,7 @@ export class DeviceQueue {
     this.limits.queueSize = size;
     this.limits.indirect = (s[QS_FLAGS] & QF_INDIRECT) !== 0;
     const err = walkChain(this.mem, s[QS_DESC], head, this.limits, chain);
-    if (err === ChainError.HeadOutOfRange) this.fail(err);
+    if (isRingFatal(err)) this.fail(err);
     return err;
   }
 

@@ -10,7 +10,7 @@
  * cannot corrupt them.
  */
 
-import type { GuestAllocator } from './allocator.ts';
+import type { Allocator } from './allocator.ts';
 import { ChainError, VirtqueueError } from './chain.ts';
 import type { GuestMemory } from './memory.ts';
 import {
@@ -58,7 +58,7 @@ export interface QueueLayout {
 }
 
 /** Places the three parts of a queue of `size` entries with the spec's alignment. */
-export function allocateQueue(alloc: GuestAllocator, size: number): QueueLayout {
+export function allocateQueue(alloc: Allocator, size: number): QueueLayout {
   if (!isPowerOfTwo(size) || size > VIRTQ_MAX_SIZE) {
     throw new VirtqueueError(ChainError.BadChain, -1, `queue size ${size} is not a power of two`);
   }

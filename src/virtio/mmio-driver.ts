@@ -7,7 +7,7 @@
  * {@link VirtioMmioTransport} in the same thread.
  */
 
-import type { GuestAllocator } from './allocator.ts';
+import type { Allocator } from './allocator.ts';
 import { allocateQueue, DriverQueue, type QueueLayout } from './driver-queue.ts';
 import {
   featureBit,
@@ -114,7 +114,7 @@ export class MmioDriver {
    * Places queue `index` in guest memory (size capped by QueueNumMax) and
    * tells the device where it is. Returns the driver side of the queue.
    */
-  setupQueue<T>(index: number, wantedSize: number, alloc: GuestAllocator): DriverQueue<T> {
+  setupQueue<T>(index: number, wantedSize: number, alloc: Allocator): DriverQueue<T> {
     const max = this.queueMaxSize(index);
     if (max === 0) throw new VirtioTransportError(`queue ${index} does not exist`);
     if (this.regs.read(MMIO.QueueReady, 4) !== 0) {
