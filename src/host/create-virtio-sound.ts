@@ -1,0 +1,211 @@
+/**
+ * createVirtioSound(): the main-thread glue. It allocates guest memory (a
+ * SharedArrayBuffer), starts the driver Worker (device control plane +
+ * driver), loads the AudioWorklet that runs the renderer, connects it to the
+ * speakers (and the microphone when recording), and returns a typed handle.
+ *
+ * It works before the first user gesture: the card is probed and streams can
+ * be configured while the AudioContext is suspended; audio starts when
+ * resume() is called from a click.
+ */
+
+import * as Comlink from 'comlink';
+import processorUrl from '../../worklet/processor.ts?worker&url';
+import type { RenderState } from '../device/render-state.ts';
+import { H_TAP_WRITE, SharedState } from '../device/shared-state.ts';
+import type { VirtioSndDeviceOptions } from '../device/virtio-snd-device.ts';
+import type { CardSummary, DriverService, PlayOptions, ServiceEvent } from './driver-service.ts';
+import { VirtioSoundError } from './errors.ts';
+
+export interface VirtioSoundOptions {
+  /** An AudioContext to use; default: a new one with latencyHint 'interactive'. */
+  context?: AudioContext;
+  /** Guest memory size in bytes (default 8 MiB). */
+  memoryBytes?: number;
+  /** Device configuration (streams, jacks, chmaps, controls, tapFrames). */
+  device?: Omit<VirtioSndDeviceOptions, 'memory' | 'sampleRate' | 'autoService'>;
+  /** Where the device's output goes (default: context.destination). */
+  destination?: AudioNode;
+}
+
+export interface Recording {
+  /** Stops recording; resolves to the captured PCM in the requested format. */
+  stop(): Promise<ArrayBuffer>;
+}
+
+export interface VirtioSound {
+  readonly context: AudioContext;
+  readonly node: AudioWorkletNode;
+  /** The driver Worker's service (the whole PCM/control API), over comlink. */
+  readonly driver: Comlink.Remote<DriverService>;
+  readonly card: CardSummary;
+  readonly renderState: RenderState;
+  /** Resumes the AudioContext (call from a user gesture). */
+  resume(): Promise<void>;
+  playTone(
+    opts: PlayOptions & { frequency: number; amplitude?: number; seconds?: number },
+  ): Promise<void>;
+  /** Plays PCM bytes in opts.format (transferred to the Worker: `data` becomes unusable here). */
+  play(opts: PlayOptions, data: ArrayBuffer): Promise<void>;
+  stop(streamId?: number): Promise<void>;
+  /** Records from the microphone through the device's capture stream. */
+  record(opts: PlayOptions): Promise<Recording>;
+  /** 0..100 on Master Playback Volume (-50..0 dB; 0 mutes). */
+  setVolume(percent: number): Promise<void>;
+  setMuted(muted: boolean): Promise<void>;
+  /** Copies the most recent `frames` rendered frames (after volume) into `left`/`right`. */
+  readScope(left: Float32Array, right: Float32Array): void;
+  /** Device and stream counters. */
+  stats(): Promise<ReturnType<DriverService['stats']>>;
+  /** Events (periods, xruns, control changes, errors) in batches. */
+  onEvents(cb: (events: ServiceEvent[]) => void): void;
+  close(): Promise<void>;
+}
+
+const DEFAULT_MEMORY = 8 << 20;
+
+/** Throws a VirtioSoundError naming what this page or browser lacks. */
+export function checkEnvironment(): void {
+  if (typeof SharedArrayBuffer === 'undefined') {
+    throw new VirtioSoundError(
+      'no-shared-array-buffer',
+      'SharedArrayBuffer is not available: serve the page cross-origin isolated ' +
+        '(Cross-Origin-Opener-Policy: same-origin, Cross-Origin-Embedder-Policy: require-corp)',
+    );
+  }
+  if (typeof crossOriginIsolated !== 'undefined' && !crossOriginIsolated) {
+    throw new VirtioSoundError(
+      'not-cross-origin-isolated',
+      'the page is not cross-origin isolated: send Cross-Origin-Opener-Policy: same-origin and ' +
+        'Cross-Origin-Embedder-Policy: require-corp',
+    );
+  }
+  if (typeof AudioWorkletNode === 'undefined') {
+    throw new VirtioSoundError('no-audio-worklet', 'this browser has no AudioWorklet');
+  }
+  if (typeof Worker === 'undefined')
+    throw new VirtioSoundError('no-worker', 'this browser has no Worker');
+}
+
+export async function createVirtioSound(options: VirtioSoundOptions = {}): Promise<VirtioSound> {
+  checkEnvironment();
+  const context = options.context ?? new AudioContext({ latencyHint: 'interactive' });
+  const memory = new SharedArrayBuffer(options.memoryBytes ?? DEFAULT_MEMORY);
+  const worker = new Worker(new URL('./driver-worker.ts', import.meta.url), {
+    type: 'module',
+    name: 'virtio-snd-driver',
+  });
+  const driver = Comlink.wrap<DriverService>(worker);
+  const deviceOptions = { tapFrames: 8192, ...options.device };
+  const [{ renderState, card }] = await Promise.all([
+    driver.init(memory, context.sampleRate, deviceOptions),
+    context.audioWorklet.addModule(processorUrl),
+  ]);
+  const node = new AudioWorkletNode(context, 'virtio-snd', {
+    numberOfInputs: 1,
+    numberOfOutputs: 1,
+    outputChannelCount: [2],
+    channelCount: 2,
+    channelCountMode: 'explicit',
+    processorOptions: { renderState },
+  });
+  node.connect(options.destination ?? context.destination);
+  const shared = new SharedState(renderState.shared, renderState.layout);
+  let mic: { stream: MediaStream; source: MediaStreamAudioSourceNode } | null = null;
+  let closed = false;
+
+  const ensureOpen = () => {
+    if (closed) throw new VirtioSoundError('closed', 'this VirtioSound was closed');
+  };
+
+  const connectMicrophone = async () => {
+    if (mic) return;
+    if (!navigator.mediaDevices?.getUserMedia) {
+      throw new VirtioSoundError(
+        'no-microphone',
+        'this browser cannot capture audio (no getUserMedia)',
+      );
+    }
+    let stream: MediaStream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+      });
+    } catch (e) {
+      const name = (e as DOMException).name;
+      if (name === 'NotAllowedError' || name === 'SecurityError') {
+        throw new VirtioSoundError('microphone-denied', 'microphone access was denied');
+      }
+      throw new VirtioSoundError('no-microphone', `no microphone: ${name}`);
+    }
+    const source = context.createMediaStreamSource(stream);
+    source.connect(node);
+    mic = { stream, source };
+  };
+
+  return {
+    context,
+    node,
+    driver,
+    card,
+    renderState,
+    async resume() {
+      if (context.state !== 'running') await context.resume();
+    },
+    async playTone(opts) {
+      ensureOpen();
+      await driver.playTone(opts);
+    },
+    async play(opts, data) {
+      ensureOpen();
+      await driver.playPcm(opts, Comlink.transfer(data, [data]));
+    },
+    async stop(streamId) {
+      const id = streamId ?? card.streams.find((s) => s.direction === 'playback')?.id ?? 0;
+      await driver.stop(id);
+    },
+    async record(opts) {
+      ensureOpen();
+      await connectMicrophone();
+      await driver.startRecording(opts);
+      return { stop: () => driver.stopRecording(opts.streamId) };
+    },
+    async setVolume(percent) {
+      const v = Math.round(Math.min(100, Math.max(0, percent)));
+      await driver.setControl('Master Playback Volume', [v]);
+    },
+    async setMuted(muted) {
+      await driver.setControl('Master Playback Switch', [muted ? 0 : 1]);
+    },
+    readScope(left, right) {
+      const frames = renderState.layout.tapFrames;
+      if (frames === 0) return;
+      const w = Atomics.load(shared.i32, H_TAP_WRITE);
+      const n = Math.min(left.length, right.length, frames);
+      const base = shared.layout.tap;
+      for (let i = 0; i < n; i++) {
+        const at = base + 2 * ((w - n + i) & (frames - 1));
+        left[i] = shared.f32[at];
+        right[i] = shared.f32[at + 1];
+      }
+    },
+    stats() {
+      return driver.stats();
+    },
+    onEvents(cb) {
+      void driver.subscribe(Comlink.proxy(cb));
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const s of card.streams) await driver.close(s.id).catch(() => {});
+      mic?.stream.getTracks().forEach((t) => {
+        t.stop();
+      });
+      node.disconnect();
+      driver[Comlink.releaseProxy]();
+      worker.terminate();
+      if (!options.context) await context.close();
+    },
+  };
+}

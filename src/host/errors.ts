@@ -1,0 +1,19 @@
+/** Why createVirtioSound() could not set up audio, as a code a page can switch on. */
+export type VirtioSoundErrorCode =
+  | 'not-cross-origin-isolated'
+  | 'no-shared-array-buffer'
+  | 'no-audio-worklet'
+  | 'no-worker'
+  | 'microphone-denied'
+  | 'no-microphone'
+  | 'closed';
+
+export class VirtioSoundError extends Error {
+  override name = 'VirtioSoundError';
+  constructor(
+    readonly code: VirtioSoundErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,10 @@
+export {
+  checkEnvironment,
+  createVirtioSound,
+  type Recording,
+  type VirtioSound,
+  type VirtioSoundOptions,
+} from './create-virtio-sound.ts';
+export type { CardSummary, PlayOptions, ServiceEvent, StreamStatus } from './driver-service.ts';
+export { VirtioSoundError, type VirtioSoundErrorCode } from './errors.ts';
+export { parseWav, type Wav, WavError, writeWav } from './wav.ts';
