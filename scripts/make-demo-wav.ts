@@ -26,7 +26,7 @@ const bell = (start: number, f: number, pan: number, gain: number) => {
     s[2 * (s0 + i) + 1] += v * pan;
   }
 };
-notes.forEach((f, k) => bell(k * 0.25, f, 0.25 + 0.5 * (k / 3), 0.22));
+for (const [k, f] of notes.entries()) bell(k * 0.25, f, 0.25 + 0.5 * (k / 3), 0.22);
 for (const f of notes) bell(1.1, f, 0.5, 0.12);
 const pcm = new Int16Array(frames * 2);
 for (let i = 0; i < pcm.length; i++)

@@ -83,8 +83,10 @@ export class LiveView {
 
   private drawScope(): void {
     const c = this.scope;
-    const w = (c.width = c.clientWidth * devicePixelRatio);
-    const h = (c.height = 180 * devicePixelRatio);
+    const w = c.clientWidth * devicePixelRatio;
+    const h = 180 * devicePixelRatio;
+    c.width = w;
+    c.height = h;
     const g = c.getContext('2d');
     if (!g) return;
     g.clearRect(0, 0, w, h);
@@ -135,8 +137,10 @@ export class LiveView {
 
   private drawTicker(now: number): void {
     const c = this.ticker;
-    const w = (c.width = c.clientWidth * devicePixelRatio);
-    const h = (c.height = 34 * devicePixelRatio);
+    const w = c.clientWidth * devicePixelRatio;
+    const h = 34 * devicePixelRatio;
+    c.width = w;
+    c.height = h;
     const g = c.getContext('2d');
     if (!g) return;
     this.ticks = this.ticks.filter((t) => now - t.t < TICK_WINDOW_MS);

@@ -47,9 +47,15 @@ async function main(): Promise<void> {
     crossOriginIsolated ? 'cross-origin isolated' : 'not isolated',
     crossOriginIsolated ? 'ok' : 'bad',
   );
+  // URL options for tests and experiments: ?tap=<frames> sizes the output tap,
+  // ?suspend=1 suspends audio at once (as a browser does before any gesture).
+  const params = new URLSearchParams(location.search);
+  const tapFrames = Number(params.get('tap') ?? 8192);
   let sound: VirtioSound;
   try {
-    sound = await createVirtioSound();
+    const context = new AudioContext({ latencyHint: 'interactive' });
+    if (params.get('suspend') === '1') await context.suspend();
+    sound = await createVirtioSound({ context, device: { tapFrames } });
   } catch (e) {
     const msg = e instanceof VirtioSoundError ? `${e.code}: ${e.message}` : String(e);
     pill('pill-card', 'no card', 'bad');
@@ -260,8 +266,10 @@ function setupMic(sound: VirtioSound): void {
 }
 
 function drawWave(c: HTMLCanvasElement, s: Int16Array): void {
-  const w = (c.width = c.clientWidth * devicePixelRatio);
-  const h = (c.height = 60 * devicePixelRatio);
+  const w = c.clientWidth * devicePixelRatio;
+  const h = 60 * devicePixelRatio;
+  c.width = w;
+  c.height = h;
   const g = c.getContext('2d');
   if (!g || s.length === 0) return;
   g.fillStyle = '#4fc3f7';

@@ -52,6 +52,7 @@ import {
   S_PREPARE_GEN,
   S_RATE,
   S_RATE_HZ,
+  S_START_FRAME,
   S_STATE,
   S_XRUN,
   type SharedState,
@@ -205,6 +206,7 @@ export class PcmControl {
           u[b + S_FRAMES_HI] = 0;
           u[b + S_COMPLETED] = 0;
           u[b + S_PEAK] = 0;
+          u[b + S_START_FRAME] = -1;
           this.hooks.prepared(id);
           u[b + S_PREPARE_GEN]++;
           break;

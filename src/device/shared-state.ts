@@ -85,8 +85,12 @@ export const S_LAST_LATENCY = 21;
 export const S_CHMAP = 22;
 /** Peak level of the last quantum, as float32 bits (for meters). */
 export const S_PEAK = 23;
-/** Words of the resampler design in the coefficient region (0 = none / same rate). */
-export const S_RESAMPLER_WORDS = 24;
+/**
+ * Context frame (low 32 bits) of the quantum in which the stream played or
+ * captured its first frame since PREPARE; -1 before that. Lets tests line the
+ * audio clock up with the stream.
+ */
+export const S_START_FRAME = 24;
 export const STREAM_WORDS = 32;
 
 /** Per in-flight I/O message (indexed by descriptor head). */

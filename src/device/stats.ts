@@ -20,6 +20,7 @@ import {
   S_LAST_LATENCY,
   S_PEAK,
   S_QUEUED_BYTES,
+  S_START_FRAME,
   S_STATE,
   S_XRUN,
   S_XRUN_COUNT,
@@ -46,6 +47,8 @@ export interface StreamStats {
   lastCompletionFrame: number;
   /** Peak absolute sample of the last quantum. */
   peak: number;
+  /** Context frame of the quantum that played/captured the first frame since PREPARE (-1: none yet). */
+  startFrame: number;
 }
 
 export interface DeviceStats {
@@ -92,6 +95,7 @@ export function readStats(
         lastLatencyBytes: i[b + S_LAST_LATENCY],
         lastCompletionFrame: i[b + S_LAST_COMPLETION_FRAME] >>> 0,
         peak: s.f32[b + S_PEAK],
+        startFrame: i[b + S_START_FRAME],
       };
     }),
   };

@@ -13,11 +13,13 @@ import {
 } from '../snd/protocol.ts';
 import type { EventRing } from './event-ring.ts';
 import {
+  H_FRAMES_LO,
   S_FEATURES,
   S_FRAMES_HI,
   S_FRAMES_LO,
   S_PERIOD_BYTES,
   S_PERIOD_POS,
+  S_START_FRAME,
   S_XRUN,
   S_XRUN_COUNT,
 } from './shared-state.ts';
@@ -31,6 +33,8 @@ export function advancePosition(
   frames: number,
   bytes: number,
 ): void {
+  // The first frames since PREPARE: remember the quantum (its first context frame).
+  if (u[b + S_START_FRAME] === -1) u[b + S_START_FRAME] = (u[H_FRAMES_LO] - 128) | 0;
   const lo = (u[b + S_FRAMES_LO] >>> 0) + frames;
   if (lo > 0xffffffff) u[b + S_FRAMES_HI]++;
   u[b + S_FRAMES_LO] = lo >>> 0;

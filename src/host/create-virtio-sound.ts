@@ -16,6 +16,7 @@ import { H_TAP_WRITE, SharedState } from '../device/shared-state.ts';
 import type { VirtioSndDeviceOptions } from '../device/virtio-snd-device.ts';
 import type { CardSummary, DriverService, PlayOptions, ServiceEvent } from './driver-service.ts';
 import { VirtioSoundError } from './errors.ts';
+import { CompletionLog, OutputTap } from './output-tap.ts';
 
 export interface VirtioSoundOptions {
   /** An AudioContext to use; default: a new one with latencyHint 'interactive'. */
@@ -55,6 +56,10 @@ export interface VirtioSound {
   setMuted(muted: boolean): Promise<void>;
   /** Copies the most recent `frames` rendered frames (after volume) into `left`/`right`. */
   readScope(left: Float32Array, right: Float32Array): void;
+  /** A reader of everything the device renders from now on (needs device.tapFrames > 0). */
+  outputTap(): OutputTap;
+  /** A reader of message completions (audio-clock frame of each) from now on. */
+  completionLog(): CompletionLog;
   /** Device and stream counters. */
   stats(): Promise<ReturnType<DriverService['stats']>>;
   /** Events (periods, xruns, control changes, errors) in batches. */
@@ -188,6 +193,12 @@ export async function createVirtioSound(options: VirtioSoundOptions = {}): Promi
         left[i] = shared.f32[at];
         right[i] = shared.f32[at + 1];
       }
+    },
+    outputTap() {
+      return new OutputTap(renderState);
+    },
+    completionLog() {
+      return new CompletionLog(renderState);
     },
     stats() {
       return driver.stats();
