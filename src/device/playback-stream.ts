@@ -21,12 +21,14 @@ import {
   S_FORMAT,
   S_FRAME_BYTES,
   S_PEAK,
+  S_PERIOD_BYTES,
   S_PREPARE_GEN,
   S_QUEUED_BYTES,
   S_RATE_HZ,
+  S_XRUN,
   type SharedState,
 } from './shared-state.ts';
-import { advancePosition, markXrun } from './stream-position.ts';
+import { advancePosition, markXrun, XRUN_END_OF_STREAM } from './stream-position.ts';
 import { StreamResampler } from './stream-runtime.ts';
 
 export const QUANTUM = 128;
@@ -141,7 +143,12 @@ export class PlaybackStream {
       u[H_TX_BYTES] += bytes;
       advancePosition(u, b, this.id, this.events, k, bytes);
       got += k;
-      if (u[m + M_DONE] === u[m + M_BYTES]) this.tx.completeFront(this.id, VIRTIO_SND_S_OK);
+      if (u[m + M_DONE] === u[m + M_BYTES]) {
+        // A message shorter than a period marks the end of the stream (spec 5.14.6.8):
+        // running dry after it is not an underrun.
+        if (u[m + M_BYTES] < u[b + S_PERIOD_BYTES]) u[b + S_XRUN] = XRUN_END_OF_STREAM;
+        this.tx.completeFront(this.id, VIRTIO_SND_S_OK);
+      }
     }
     return got;
   }

@@ -91,7 +91,7 @@ export function readStats(
         queuedBytes: i[b + S_QUEUED_BYTES],
         frames: u64(i[b + S_FRAMES_LO], i[b + S_FRAMES_HI]),
         xruns: i[b + S_XRUN_COUNT],
-        inXrun: i[b + S_XRUN] !== 0,
+        inXrun: i[b + S_XRUN] === 1,
         lastLatencyBytes: i[b + S_LAST_LATENCY],
         lastCompletionFrame: i[b + S_LAST_COMPLETION_FRAME] >>> 0,
         peak: s.f32[b + S_PEAK],

@@ -48,6 +48,9 @@ export function advancePosition(
   u[b + S_PERIOD_POS] = pos;
 }
 
+/** S_XRUN value after an end-of-stream message: running dry is expected, not an xrun. */
+export const XRUN_END_OF_STREAM = 2;
+
 /**
  * Records whether the stream ran short this quantum: the first short quantum
  * of an episode counts one xrun and raises PCM_XRUN (with
