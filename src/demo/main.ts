@@ -48,12 +48,17 @@ async function main(): Promise<void> {
     crossOriginIsolated ? 'ok' : 'bad',
   );
   // URL options for tests and experiments: ?tap=<frames> sizes the output tap,
-  // ?suspend=1 suspends audio at once (as a browser does before any gesture).
+  // ?rate=<Hz> picks the AudioContext rate, ?suspend=1 suspends audio at once
+  // (as a browser does before any gesture).
   const params = new URLSearchParams(location.search);
   const tapFrames = Number(params.get('tap') ?? 8192);
+  const rate = params.get('rate');
   let sound: VirtioSound;
   try {
-    const context = new AudioContext({ latencyHint: 'interactive' });
+    const context = new AudioContext({
+      latencyHint: 'interactive',
+      ...(rate ? { sampleRate: Number(rate) } : {}),
+    });
     if (params.get('suspend') === '1') await context.suspend();
     sound = await createVirtioSound({ context, device: { tapFrames } });
   } catch (e) {
