@@ -44,6 +44,32 @@ export class GainRamp {
     this.current = g;
   }
 
+  /** The same for a planar stereo pair (left and right each `frames` long). */
+  applyPlanar(left: Float32Array, right: Float32Array, frames: number, target: number): void {
+    if (target !== this.target) {
+      this.target = target;
+      this.step = (target - this.current) / RAMP_FRAMES;
+    }
+    if (this.current === this.target) {
+      const g = this.current;
+      if (g === 1) return; // bit-exact pass-through
+      for (let i = 0; i < frames; i++) {
+        left[i] *= g;
+        right[i] *= g;
+      }
+      return;
+    }
+    let g = this.current;
+    for (let f = 0; f < frames; f++) {
+      g += this.step;
+      if ((this.step > 0 && g >= this.target) || (this.step < 0 && g <= this.target))
+        g = this.target;
+      left[f] *= g;
+      right[f] *= g;
+    }
+    this.current = g;
+  }
+
   reset(gain: number): void {
     this.current = gain;
     this.target = gain;

@@ -244,7 +244,7 @@ export class IoQueue {
 
   /** Head id of the message entry at word offset `m`. */
   headOf(m: number): number {
-    return (m - this.s.message(this.tx, 0)) / MSG_WORDS;
+    return ((m - this.s.message(this.tx, 0)) / MSG_WORDS) | 0;
   }
 
   /**

@@ -73,8 +73,10 @@ for (const [f, [w, b, s]] of Object.entries(INT_LAYOUT)) {
 }
 
 function sanitize(x: number): number {
+  // One comparison pair for the usual case; NaN fails both and lands below.
+  if (x >= -1 && x <= 1) return x;
   if (Number.isNaN(x)) return 0;
-  return Math.min(1, Math.max(-1, x));
+  return x > 0 ? 1 : -1;
 }
 
 export class PcmCodec {

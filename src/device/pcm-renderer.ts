@@ -54,8 +54,9 @@ export class PcmRenderer {
   private readonly capture: CaptureStream[] = [];
   private readonly playbackGain = new GainRamp(1);
   private readonly captureGain = new GainRamp(1);
-  /** Interleaved L/R mix of all output streams, and the interleaved audio input. */
-  private readonly mix = new Float32Array(2 * QUANTUM);
+  /** Left/right mix of all output streams, and the interleaved audio input. */
+  private readonly mixL = new Float32Array(QUANTUM);
+  private readonly mixR = new Float32Array(QUANTUM);
   private readonly input = new Float32Array(2 * QUANTUM);
   private resetGen = -1;
   /** Number of times process() caught an unexpected exception. */
@@ -105,8 +106,8 @@ export class PcmRenderer {
     if (lo > 0xffffffff) i32[H_FRAMES_HI]++;
     Atomics.store(i32, H_FRAMES_LO, lo >>> 0);
 
-    const mix = this.mix;
-    mix.fill(0);
+    this.mixL.fill(0);
+    this.mixR.fill(0);
     let flags = 0;
     const events = Atomics.load(i32, H_EVT_WRITE);
     if (Atomics.load(i32, H_ACTIVE) === 1) {
@@ -132,7 +133,7 @@ export class PcmRenderer {
     try {
       if (!this.tx.intake()) flags |= INT_NEEDS_RESET;
       for (const p of this.playback) {
-        if (i32[this.s.stream(p.id) + S_STATE] === STATE_RUNNING) p.render(this.mix);
+        if (i32[this.s.stream(p.id) + S_STATE] === STATE_RUNNING) p.render(this.mixL, this.mixR);
       }
       if (this.tx.queue.shouldInterrupt()) flags |= INT_VRING;
     } finally {
@@ -179,20 +180,18 @@ export class PcmRenderer {
 
   /** Playback gain, then the mix into the node's output (and the tap). */
   private writeOutputs(out: Float32Array[] | undefined): void {
-    const mix = this.mix;
+    const l = this.mixL;
+    const r = this.mixR;
     const g = this.s.layout.gains;
-    this.playbackGain.apply(mix, QUANTUM, 2, this.s.f32[g + G_PLAYBACK]);
+    this.playbackGain.applyPlanar(l, r, QUANTUM, this.s.f32[g + G_PLAYBACK]);
     if (out && out.length > 0) {
-      const l = out[0];
-      const r = out.length > 1 ? out[1] : null;
-      if (r) {
-        for (let f = 0; f < QUANTUM; f++) {
-          l[f] = mix[2 * f];
-          r[f] = mix[2 * f + 1];
-        }
+      if (out.length > 1) {
+        out[0].set(l);
+        out[1].set(r);
         for (let c = 2; c < out.length; c++) out[c].fill(0);
       } else {
-        for (let f = 0; f < QUANTUM; f++) l[f] = 0.5 * (mix[2 * f] + mix[2 * f + 1]);
+        const m = out[0];
+        for (let f = 0; f < QUANTUM; f++) m[f] = 0.5 * (l[f] + r[f]);
       }
     }
     this.writeTap();
@@ -208,8 +207,8 @@ export class PcmRenderer {
     const mask = frames - 1;
     for (let f = 0; f < QUANTUM; f++) {
       const at = base + 2 * ((w + f) & mask);
-      f32[at] = this.mix[2 * f];
-      f32[at + 1] = this.mix[2 * f + 1];
+      f32[at] = this.mixL[f];
+      f32[at + 1] = this.mixR[f];
     }
     Atomics.store(i32, H_TAP_WRITE, (w + QUANTUM) | 0);
   }

@@ -42,6 +42,8 @@ export class PlaybackStream {
   private frameBytes = 0;
   private left = 0;
   private right = 0;
+  /** Stereo with channel 0 left and 1 right: no channel picking needed. */
+  private direct = false;
   /** Decoded stream frames, all channels, interleaved. */
   private readonly decoded: Float32Array;
   /** Left/right at the stream rate, interleaved. */
@@ -79,6 +81,7 @@ export class PlaybackStream {
     const route = this.positions.playbackRoute(this.channels);
     this.left = route[0];
     this.right = route[1];
+    this.direct = this.channels === 2 && this.left === 0 && this.right === 1;
     this.resampler.configure(u[b + S_RATE_HZ]);
   }
 
@@ -87,30 +90,34 @@ export class PlaybackStream {
     this.gen = -1;
   }
 
-  /** Renders one quantum of the (running) stream and adds it to `mix` (interleaved L/R). */
-  render(mix: Float32Array): void {
+  /** Renders one quantum of the (running) stream and adds it to the left/right mix. */
+  render(mixL: Float32Array, mixR: Float32Array): void {
     const u = this.s.i32;
     const b = this.base;
     if (u[b + S_PREPARE_GEN] !== this.gen) this.sync();
     const need = this.resampler.framesNeeded(QUANTUM);
     const got = this.take(need);
-    const ch = this.channels;
-    const dec = this.decoded;
     const st = this.stereo;
-    const l = this.left;
-    const r = this.right;
-    for (let f = 0; f < got; f++) {
-      st[2 * f] = dec[f * ch + l];
-      st[2 * f + 1] = dec[f * ch + r];
+    if (!this.direct) {
+      const ch = this.channels;
+      const dec = this.decoded;
+      const l = this.left;
+      const r = this.right;
+      for (let f = 0; f < got; f++) {
+        st[2 * f] = dec[f * ch + l];
+        st[2 * f + 1] = dec[f * ch + r];
+      }
     }
     if (got < need) st.fill(0, 2 * got, 2 * need);
     markXrun(u, b, this.id, this.events, got < need);
     const out = this.resampler.pull(st, need, this.out, QUANTUM);
     let peak = 0;
-    for (let i = 0; i < 2 * QUANTUM; i++) {
-      const v = out[i];
-      mix[i] += v;
-      const a = v < 0 ? -v : v;
+    for (let f = 0; f < QUANTUM; f++) {
+      const l = out[2 * f];
+      const r = out[2 * f + 1];
+      mixL[f] += l;
+      mixR[f] += r;
+      const a = Math.max(l < 0 ? -l : l, r < 0 ? -r : r);
       if (a > peak) peak = a;
     }
     this.s.f32[b + S_PEAK] = peak;
@@ -128,13 +135,15 @@ export class PlaybackStream {
       const done = u[m + M_DONE];
       const avail = (u[m + M_BYTES] - done) / fb;
       const k = Math.min(need - got, avail);
+      // Plain stereo decodes straight into the L/R buffer; other layouts go through `decoded`.
+      const target = this.direct ? this.stereo : this.decoded;
       this.io.read(
         m,
         done,
         k * this.channels,
         this.format,
         this.sampleBytes,
-        this.decoded,
+        target,
         got * this.channels,
       );
       const bytes = k * fb;

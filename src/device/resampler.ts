@@ -165,8 +165,8 @@ export class Resampler {
 
   /** New input frames needed to produce `outFrames` output frames (pull mode). */
   framesNeeded(outFrames: number): number {
-    const last = this.pos + Math.floor((this.phase + (outFrames - 1) * this.M) / this.L);
-    return Math.max(0, last + this.taps / 2 + 1 - this.end);
+    const last = (this.pos + (((this.phase + (outFrames - 1) * this.M) / this.L) | 0)) | 0;
+    return Math.max(0, (last + (this.taps >> 1) + 1 - this.end) | 0);
   }
 
   /** Largest output a push of `inFrames` frames can produce. */
@@ -184,7 +184,7 @@ export class Resampler {
   /** Push mode: consumes all `inFrames` frames, writes what they allow; returns frames written. */
   push(input: Float32Array, inFrames: number, output: Float32Array): number {
     this.append(input, inFrames);
-    const half = this.taps / 2;
+    const half = this.taps >> 1;
     let n = 0;
     while (this.pos + half < this.end) this.produce(output, n++);
     this.compact();
@@ -204,7 +204,7 @@ export class Resampler {
     const ch = this.channels;
     const taps = this.taps;
     const hist = this.hist;
-    const first = (this.pos - taps / 2 + 1 - this.start) * ch;
+    const first = (this.pos - (taps >> 1) + 1 - this.start) * ch;
     const t = this.table;
     let rowA: number;
     let frac = 0;
@@ -230,14 +230,15 @@ export class Resampler {
       }
       output[n * ch + c] = acc;
     }
-    const p = this.phase + this.M;
-    this.pos += Math.floor(p / this.L);
-    this.phase = p % this.L;
+    // `| 0` keeps these small integers (Smis): a double here would box on every store.
+    const p = (this.phase + this.M) | 0;
+    this.pos = (this.pos + ((p / this.L) | 0)) | 0;
+    this.phase = (p % this.L) | 0;
   }
 
   /** Drops frames no future output can reach. */
   private compact(): void {
-    const keepFrom = this.pos - this.taps / 2 + 1;
+    const keepFrom = (this.pos - (this.taps >> 1) + 1) | 0;
     const drop = keepFrom - this.start;
     if (drop <= 0) return;
     const ch = this.channels;

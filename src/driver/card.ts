@@ -211,14 +211,13 @@ export class VirtioSndDriver implements CardContext {
     (this.queues[VQ_EVENT] as DriverQueue<number>).add([{ addr, len: EVENT_SIZE }], 0, addr);
   }
 
-  /** Processes every used buffer on every queue (vm_interrupt order: ctl, event, tx, rx). */
-  handleInterrupt(): void {
+  /**
+   * Collects every used buffer now, without waiting for an interrupt (the used
+   * rings are in guest memory). For producers that poll, like a non-blocking
+   * ALSA application; interrupts keep working alongside.
+   */
+  poll(): void {
     if (this.error) return;
-    const bits = this.transport.ackInterrupt();
-    if (bits & VIRTIO_MMIO_INT_CONFIG && this.transport.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {
-      this.fail(new DeviceError('the device needs a reset (DEVICE_NEEDS_RESET)'));
-      return;
-    }
     try {
       this.drainControl();
       this.drainEvents();
@@ -228,6 +227,17 @@ export class VirtioSndDriver implements CardContext {
       if (e instanceof VirtqueueError) this.fail(new DeviceError(e.message));
       else throw e;
     }
+  }
+
+  /** Processes every used buffer on every queue (vm_interrupt order: ctl, event, tx, rx). */
+  handleInterrupt(): void {
+    if (this.error) return;
+    const bits = this.transport.ackInterrupt();
+    if (bits & VIRTIO_MMIO_INT_CONFIG && this.transport.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {
+      this.fail(new DeviceError('the device needs a reset (DEVICE_NEEDS_RESET)'));
+      return;
+    }
+    this.poll();
   }
 
   private drainControl(): void {

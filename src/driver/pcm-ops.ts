@@ -526,6 +526,7 @@ export class PcmStream {
 }
 
 function viewBytes(data: ArrayBufferView): Uint8Array {
+  if (data instanceof Uint8Array) return data;
   if (!ArrayBuffer.isView(data)) throw new ArgumentError('expected a typed array or DataView');
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
