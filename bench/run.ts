@@ -1,0 +1,54 @@
+/**
+ * npm run bench: every benchmark once, a readable table, and
+ * bench/results.json ({ name, value, unit } rows) to compare across commits.
+ * BENCH_QUICK=1 runs tiny sizes (what `npm test` does to keep them working).
+ */
+
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { benchBrowser } from './browser.bench.ts';
+import { benchControl } from './control.bench.ts';
+import { benchGc } from './gc.bench.ts';
+import type { Result } from './lib/result.ts';
+import { benchRender } from './render.bench.ts';
+import { benchThroughput } from './throughput.bench.ts';
+
+const quick = process.env.BENCH_QUICK === '1';
+const only = process.argv.slice(2);
+const want = (name: string) => only.length === 0 || only.includes(name);
+
+const results: Result[] = [];
+const run = async (name: string, f: () => Promise<Result[]>) => {
+  if (!want(name)) return;
+  process.stderr.write(`bench: ${name}...\n`);
+  results.push(...(await f()));
+};
+
+await run('render', () =>
+  benchRender(quick ? { time: 50, warmupTime: 10 } : { time: 3000, warmupTime: 500 }),
+);
+await run('gc', () => benchGc(quick ? 5000 : 100_000));
+await run('throughput', () => benchThroughput(quick ? 1 : 60, quick ? 1 : 2));
+await run('control', () => benchControl(quick ? 200 : 10_000));
+await run('browser', () =>
+  benchBrowser(
+    quick ? { deviationSeconds: 2, glitchSeconds: 2 } : { deviationSeconds: 20, glitchSeconds: 60 },
+  ),
+);
+
+console.table(
+  results.map((r) => ({ name: r.name, value: r.value, unit: r.unit, note: r.note ?? '' })),
+);
+if (!quick) {
+  const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`;
+  writeFileSync(
+    new URL('./results.json', import.meta.url),
+    `${JSON.stringify(
+      results.map(({ name, value, unit }) => ({ name, value, unit })),
+      null,
+      2,
+    )}\n`,
+  );
+  process.stderr.write(`bench: wrote bench/results.json (${machine})\n`);
+}
+process.exit(0);
