@@ -11,6 +11,7 @@
 
 import {
   encodePcmInfo,
+  PCM_FORMAT_INFO,
   PCM_HDR,
   PCM_RATE_HZ,
   PCM_SET_PARAMS,
@@ -141,7 +142,7 @@ export class PcmControl {
 
     // Undefined values are malformed; defined ones we do not offer are unsupported.
     if ((features & ~DEFINED_PCM_FEATURES) !== 0) return { status: VIRTIO_SND_S_BAD_MSG };
-    if (format >= 64 || rate >= PCM_RATE_HZ.length || channels === 0) {
+    if (format >= PCM_FORMAT_INFO.length || rate >= PCM_RATE_HZ.length || channels === 0) {
       return { status: VIRTIO_SND_S_BAD_MSG };
     }
     const shmem = (1 << VIRTIO_SND_PCM_F_SHMEM_HOST) | (1 << VIRTIO_SND_PCM_F_SHMEM_GUEST);
