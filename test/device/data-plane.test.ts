@@ -283,10 +283,3 @@ describe('capture', () => {
     expect([...g.mem.read(m.data, 256)].every((b) => b === 0)).toBe(true);
   });
 });
-
-// The codec class, imported lazily so the test file's imports stay about the device.
-import { PcmCodec } from '../../src/device/pcm-format.ts';
-
-function require_codec() {
-  return PcmCodec;
-}
