@@ -20,6 +20,7 @@ import { DeviceQueue, POP_EMPTY } from '../virtio/device-queue.ts';
 import type { GuestMemory } from '../virtio/memory.ts';
 import {
   COMPLETION_LOG_ENTRIES,
+  H_BAD_MESSAGES,
   H_COMPLETION_WRITE,
   H_FRAMES_LO,
   IO_QUEUE_MAX,
@@ -55,8 +56,6 @@ export class IoQueue {
   readonly queue: DeviceQueue;
   private readonly chain = new DescriptorChain(IO_QUEUE_MAX);
   private readonly dir: number;
-  /** Malformed messages completed with BAD_MSG (or dropped when they had no status room). */
-  badMessages = 0;
 
   constructor(
     readonly mem: GuestMemory,
@@ -93,7 +92,7 @@ export class IoQueue {
       if (r !== ChainError.None) {
         if (isRingFatal(r) || !q.ready) return false;
         // A buffer outside memory or similar: hand the chain back untouched.
-        this.badMessages++;
+        this.s.i32[H_BAD_MESSAGES]++;
         q.pushUsed(this.chain.head, 0);
         continue;
       }
@@ -112,7 +111,7 @@ export class IoQueue {
     const m = this.s.message(this.tx, c.head);
     // The status is the last 8 device-writable bytes; it may straddle two descriptors.
     if (c.writeBytes < PCM_STATUS_SIZE || !this.placeStatus(m)) {
-      this.badMessages++;
+      this.s.i32[H_BAD_MESSAGES]++;
       this.queue.pushUsed(c.head, 0);
       return;
     }
@@ -135,7 +134,7 @@ export class IoQueue {
         this.placePayload(m);
     }
     if (!ok) {
-      this.badMessages++;
+      this.s.i32[H_BAD_MESSAGES]++;
       this.writeStatus(m, VIRTIO_SND_S_BAD_MSG, 0);
       this.queue.pushUsed(c.head, PCM_STATUS_SIZE);
       return;

@@ -42,6 +42,8 @@ export const H_COMPLETION_WRITE = 15;
 /** Bytes of PCM consumed (TX) and produced (RX) in total, for throughput stats. */
 export const H_TX_BYTES = 16;
 export const H_RX_BYTES = 17;
+/** Malformed I/O messages (answered BAD_MSG or handed back unused), by either device half. */
+export const H_BAD_MESSAGES = 18;
 export const HEADER_WORDS = 32;
 
 /** H_INT_FLAGS bits. */

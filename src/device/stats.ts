@@ -5,6 +5,7 @@
 
 import type { ResolvedStream } from './config.ts';
 import {
+  H_BAD_MESSAGES,
   H_EVT_DROPPED,
   H_FRAMES_HI,
   H_FRAMES_LO,
@@ -70,7 +71,7 @@ const u64 = (lo: number, hi: number) => (hi >>> 0) * 2 ** 32 + (lo >>> 0);
 export function readStats(
   s: SharedState,
   streams: readonly ResolvedStream[],
-  extra: Pick<DeviceStats, 'badMessages' | 'controlRequests' | 'eventsDelivered' | 'eventBacklog'>,
+  extra: Pick<DeviceStats, 'controlRequests' | 'eventsDelivered' | 'eventBacklog'>,
 ): DeviceStats {
   const i = s.i32;
   return {
@@ -79,6 +80,7 @@ export function readStats(
     txBytes: i[H_TX_BYTES] >>> 0,
     rxBytes: i[H_RX_BYTES] >>> 0,
     eventsDropped: i[H_EVT_DROPPED],
+    badMessages: i[H_BAD_MESSAGES],
     ...extra,
     streams: streams.map((st, id) => {
       const b = s.stream(id);

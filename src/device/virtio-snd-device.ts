@@ -394,7 +394,6 @@ export class VirtioSndDevice implements VirtioDevice {
   /** Counters for a UI or a test: per stream state, completions, xruns, queued bytes, peak. */
   stats(): DeviceStats {
     return readStats(this.shared, this.streams, {
-      badMessages: this.io.tx.badMessages + this.io.rx.badMessages,
       controlRequests: this.controlq.requests,
       eventsDelivered: this.events.delivered,
       eventBacklog: this.events.backlog,

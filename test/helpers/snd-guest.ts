@@ -47,6 +47,8 @@ export class SndGuest {
   readonly alloc: GuestAllocator;
   queues: DriverQueue<number>[] = [];
   irqs = 0;
+  /** Every InterruptStatus bit the guest has acknowledged so far. */
+  irqBits = 0;
   private token = 0;
   /** Tokens returned on each queue: token -> used length. */
   readonly used: Map<number, number>[] = [new Map(), new Map(), new Map(), new Map()];
@@ -98,7 +100,7 @@ export class SndGuest {
   /** Collects used buffers from every queue (and events). */
   collect(): void {
     this.device.service();
-    this.mmio.ackInterrupt();
+    this.irqBits |= this.mmio.ackInterrupt();
     for (let q = 0; q < 4; q++) {
       const dq = this.queues[q];
       for (let t = dq.getBuf(); t !== undefined; t = dq.getBuf()) {

@@ -1,0 +1,139 @@
+/** Event queue: XRUN, PERIOD_ELAPSED, jack and control events; queued while no buffer is posted. */
+import { describe, expect, it } from 'vitest';
+import * as P from '../../src/snd/protocol.ts';
+import { QUANTUM, SndGuest } from '../helpers/snd-guest.ts';
+
+const OK = P.VIRTIO_SND_S_OK;
+const XRUNS = 1 << P.VIRTIO_SND_PCM_F_EVT_XRUNS;
+const PERIODS = 1 << P.VIRTIO_SND_PCM_F_EVT_SHMEM_PERIODS;
+
+function setup(g: SndGuest, streamId: number, features: number, periodFrames = 128) {
+  expect(
+    g.setParams({
+      streamId,
+      bufferBytes: periodFrames * 4 * 4,
+      periodBytes: periodFrames * 4,
+      channels: 2,
+      format: P.VIRTIO_SND_PCM_FMT_S16,
+      rateHz: 48000,
+      features,
+    }),
+  ).toBe(OK);
+  expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_PREPARE, streamId)).toBe(OK);
+}
+
+const xruns = (g: SndGuest, id: number) =>
+  g.events.filter((e) => e.code === P.VIRTIO_SND_EVT_PCM_XRUN && e.data === id).length;
+
+describe('PCM_XRUN', () => {
+  it('an underrun outputs silence and raises one event per episode', () => {
+    const g = new SndGuest().init();
+    setup(g, 0, XRUNS);
+    g.tx(0, new Uint8Array(512).fill(0x11));
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(OK);
+    g.quantum(); // plays the one period
+    const [l] = g.quantum(); // nothing left: silence, xrun
+    expect(l.every((v) => v === 0)).toBe(true);
+    g.quantum();
+    g.quantum();
+    expect(xruns(g, 0)).toBe(1);
+    expect(g.device.stats().streams[0]).toMatchObject({ xruns: 1, inXrun: true });
+    // Data returns: the episode ends; the next dry spell is a new one.
+    g.tx(0, new Uint8Array(512).fill(0x11));
+    g.quantum();
+    expect(g.device.stats().streams[0].inXrun).toBe(false);
+    g.quantum();
+    expect(xruns(g, 0)).toBe(2);
+  });
+
+  it('is not sent unless EVT_XRUNS was negotiated (but still counted)', () => {
+    const g = new SndGuest().init();
+    setup(g, 0, 0);
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(OK);
+    g.quantum();
+    expect(xruns(g, 0)).toBe(0);
+    expect(g.device.stats().streams[0].xruns).toBe(1);
+  });
+
+  it('a message shorter than a period ends the stream: no xrun after it', () => {
+    const g = new SndGuest().init();
+    setup(g, 0, XRUNS);
+    g.tx(0, new Uint8Array(512));
+    g.tx(0, new Uint8Array(100 * 4)); // the end: 100 frames
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(OK);
+    for (let q = 0; q < 5; q++) g.quantum();
+    expect(xruns(g, 0)).toBe(0);
+  });
+
+  it('an overrun on capture (no RX buffer) drops frames and raises one event', () => {
+    const g = new SndGuest().init();
+    setup(g, 1, XRUNS);
+    const m = g.rx(1, 512);
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 1)).toBe(OK);
+    const input: [Float32Array, Float32Array] = [
+      new Float32Array(QUANTUM).fill(0.5),
+      new Float32Array(QUANTUM),
+    ];
+    g.quantum(input);
+    expect(g.used[3].get(m.token)).toBe(520);
+    g.quantum(input);
+    g.quantum(input);
+    expect(xruns(g, 1)).toBe(1);
+    expect(g.device.stats().streams[1].xruns).toBe(1);
+  });
+});
+
+describe('PCM_PERIOD_ELAPSED', () => {
+  it('is sent once per period with EVT_SHMEM_PERIODS', () => {
+    const g = new SndGuest().init({ eventBuffers: 32 });
+    setup(g, 0, PERIODS, 96);
+    for (let i = 0; i < 4; i++) g.tx(0, new Uint8Array(96 * 4));
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(OK);
+    for (let q = 0; q < 3; q++) g.quantum(); // 384 frames = 4 periods of 96
+    const n = g.events.filter(
+      (e) => e.code === P.VIRTIO_SND_EVT_PCM_PERIOD_ELAPSED && e.data === 0,
+    ).length;
+    expect(n).toBe(4);
+  });
+});
+
+describe('event queue', () => {
+  it('holds events while no buffer is posted and delivers them later, in order', () => {
+    const g = new SndGuest().init({ eventBuffers: 0 });
+    g.device.setJackConnected(0, false);
+    g.device.setJackConnected(1, false);
+    g.device.setJackConnected(0, true);
+    g.device.setControl('Master Playback Volume', [50]);
+    g.collect();
+    expect(g.events).toEqual([]);
+    expect(g.device.stats().eventBacklog).toBe(4);
+    for (let i = 0; i < 2; i++) g.postEventBuffer();
+    g.collect();
+    expect(g.events.map((e) => e.code)).toEqual([
+      P.VIRTIO_SND_EVT_JACK_DISCONNECTED,
+      P.VIRTIO_SND_EVT_JACK_DISCONNECTED,
+    ]);
+    for (let i = 0; i < 4; i++) g.postEventBuffer();
+    g.collect();
+    expect(g.events).toEqual([
+      { code: P.VIRTIO_SND_EVT_JACK_DISCONNECTED, data: 0 },
+      { code: P.VIRTIO_SND_EVT_JACK_DISCONNECTED, data: 1 },
+      { code: P.VIRTIO_SND_EVT_JACK_CONNECTED, data: 0 },
+      // CTL_NOTIFY: le16 control id 0, le16 mask VALUE.
+      { code: P.VIRTIO_SND_EVT_CTL_NOTIFY, data: 0 | (1 << 16) },
+    ]);
+  });
+
+  it('returns read-only or too-small event buffers unused', () => {
+    const g = new SndGuest().init({ eventBuffers: 0 });
+    const a = g.alloc.alloc(8, 8);
+    g.queues[1].add([{ addr: a, len: 4 }], 0, 5000);
+    g.queues[1].add([{ addr: a, len: 8 }], 1, 5001);
+    g.mmio.notify(1);
+    g.device.setJackConnected(0, false);
+    g.collect();
+    expect(g.used[1].get(5000)).toBe(0);
+    expect(g.used[1].get(5001)).toBe(0);
+    expect(g.device.stats().eventBacklog).toBe(1);
+  });
+});
