@@ -148,9 +148,11 @@ export function pcmMsgSendAll(
   kick: () => void,
 ): void {
   const n = vss.msgs.length;
+  // enqueue() moves msgLastEnqueued: walk the ring from where it stood on entry.
+  const first = vss.msgLastEnqueued + 1;
   let sent = false;
-  for (let k = 1; k <= n; k++) {
-    const msg = vss.msgs[(vss.msgLastEnqueued + k) % n];
+  for (let k = 0; k < n; k++) {
+    const msg = vss.msgs[(first + k) % n];
     if (msg.queued) continue;
     msg.length = vss.params!.periodBytes;
     sent = enqueue(vss, mem, queue, msg) || sent;
