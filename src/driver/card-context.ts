@@ -6,6 +6,7 @@
 import type { DriverQueue } from '../virtio/driver-queue.ts';
 import type { GuestMemory } from '../virtio/memory.ts';
 import type { CtlChannel } from './ctl-msg.ts';
+import type { VirtioSndError } from './errors.ts';
 import type { GuestHeap } from './guest-heap.ts';
 import type { VirtioPcmSubstream } from './pcm.ts';
 import type { PcmMsg } from './pcm-msg.ts';
@@ -14,6 +15,8 @@ export interface CardContext {
   readonly mem: GuestMemory;
   readonly heap: GuestHeap;
   readonly ctl: CtlChannel;
+  /** Why the card is unusable, once it is. */
+  readonly error: VirtioSndError | null;
   /** The largest hardware buffer one stream may take. */
   readonly maxBufferBytes: number;
   /** The TX queue for playback substreams, RX for capture. */

@@ -26,6 +26,7 @@ import type { CardContext } from './card-context.ts';
 import { ctlRequest } from './ctl-msg.ts';
 import {
   ArgumentError,
+  DeviceError,
   PcmParamError,
   PcmStateError,
   VirtioSndError,
@@ -514,6 +515,8 @@ export class PcmStream {
 
   private requireState(op: string, allowed: readonly PcmState[]): void {
     const s = this.vss.state;
+    // A card that failed explains itself better than the state it left behind.
+    if (s === 'disconnected') throw this.card.error ?? new DeviceError('the card is gone');
     if (s === 'xrun' && !allowed.includes('xrun')) throw new XrunError(this.vss.sid);
     if (!allowed.includes(s)) throw new PcmStateError(op, s);
   }
