@@ -212,7 +212,7 @@ export class VirtioSndDevice implements VirtioDevice {
     return v >>> 0;
   }
 
-  writeConfig(): void {
+  writeConfig(_offset: number, _value: number, _size: 1 | 2 | 4): void {
     // The sound device's configuration space is read-only.
   }
 
