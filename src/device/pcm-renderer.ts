@@ -124,6 +124,10 @@ export class PcmRenderer {
     this.resetGen = gen;
     for (const p of this.playback) p.reset();
     for (const c of this.capture) c.reset();
+    // A reset guest starts from its default mixer: no ramp from the old volume.
+    const g = this.s.layout.gains;
+    this.playbackGain.reset(this.s.f32[g + G_PLAYBACK]);
+    this.captureGain.reset(this.s.f32[g + G_CAPTURE]);
   }
 
   private renderOutputs(): number {
