@@ -132,7 +132,7 @@ async function runPlan(plan: Plan): Promise<void> {
   let used = 0;
   const lies: Lies = {
     config: plan.config,
-    response: (n, resp, len) => {
+    response: (n, resp) => {
       const r = plan.responses[n];
       req = n;
       if (!r) return undefined;
