@@ -42,13 +42,24 @@ export class GuestMemory {
   readonly u16: Uint16Array;
   readonly u32: Uint32Array;
 
-  constructor(buffer: ArrayBufferLike) {
+  /**
+   * Guest memory over `buffer`, or over [byteOffset, byteOffset + byteLength)
+   * of it (an emulator's RAM inside its WebAssembly memory, for instance;
+   * the offset must be 4-byte aligned).
+   */
+  constructor(
+    buffer: ArrayBufferLike,
+    byteOffset = 0,
+    byteLength = buffer.byteLength - byteOffset,
+  ) {
+    if (byteOffset % 4 !== 0)
+      throw new RangeError(`guest memory offset ${byteOffset} is not 4-byte aligned`);
     this.buffer = buffer;
-    this.size = buffer.byteLength;
-    this.u8 = new Uint8Array(buffer);
-    this.view = new DataView(buffer);
-    this.u16 = new Uint16Array(buffer, 0, this.size >>> 1);
-    this.u32 = new Uint32Array(buffer, 0, this.size >>> 2);
+    this.size = byteLength;
+    this.u8 = new Uint8Array(buffer, byteOffset, byteLength);
+    this.view = new DataView(buffer, byteOffset, byteLength);
+    this.u16 = new Uint16Array(buffer, byteOffset, byteLength >>> 1);
+    this.u32 = new Uint32Array(buffer, byteOffset, byteLength >>> 2);
   }
 
   /**
