@@ -75,7 +75,7 @@ describe('device under a hostile guest', () => {
       ),
       { numRuns: runs(6000), seed: SEED },
     );
-  });
+  }, 300_000);
 
   it('keeps a well-formed stream bit-exact through message-level garbage', () => {
     fc.assert(
@@ -146,7 +146,7 @@ describe('device under a hostile guest', () => {
       ),
       { numRuns: runs(2500), seed: SEED },
     );
-  });
+  }, 300_000);
 });
 
 /**
