@@ -11,5 +11,10 @@ export default defineConfig({
   server: { headers: crossOriginIsolation },
   preview: { headers: crossOriginIsolation },
   worker: { format: 'es' },
-  build: { target: 'es2022', sourcemap: true },
+  build: {
+    target: 'es2022',
+    sourcemap: true,
+    // Two pages: the demo, and the Linux guest in v86.
+    rollupOptions: { input: { main: 'index.html', guest: 'guest.html' } },
+  },
 });

@@ -10,6 +10,7 @@ import { benchBrowser } from './browser.bench.ts';
 import { benchControl } from './control.bench.ts';
 import { benchGc } from './gc.bench.ts';
 import type { Result } from './lib/result.ts';
+import { benchRelay } from './relay.bench.ts';
 import { benchRender } from './render.bench.ts';
 import { benchThroughput } from './throughput.bench.ts';
 
@@ -30,6 +31,7 @@ await run('render', () =>
 await run('gc', () => benchGc(quick ? 5000 : 100_000));
 await run('throughput', () => benchThroughput(quick ? 1 : 60, quick ? 1 : 2));
 await run('control', () => benchControl(quick ? 200 : 10_000));
+await run('relay', () => benchRelay(quick ? 1 : 10));
 await run('browser', () =>
   benchBrowser(
     quick ? { deviationSeconds: 2, glitchSeconds: 2 } : { deviationSeconds: 20, glitchSeconds: 60 },

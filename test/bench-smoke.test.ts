@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { benchControl } from '../bench/control.bench.ts';
 import { benchGc } from '../bench/gc.bench.ts';
+import { benchRelay } from '../bench/relay.bench.ts';
 import { benchRender } from '../bench/render.bench.ts';
 import { benchThroughput } from '../bench/throughput.bench.ts';
 
@@ -27,6 +28,11 @@ describe('benchmarks run', () => {
   it('throughput', async () => {
     const r = await benchThroughput(0.5, 1);
     expect(r.find((x) => x.name === 'throughput.ratio_vs_ringbuf')?.value).toBeGreaterThan(0);
+  });
+  it('relay', async () => {
+    const r = await benchRelay(0.5);
+    expect(r[0].name).toBe('relay.cost_per_period');
+    expect(r[0].value).toBeGreaterThan(0);
   });
   it('control', async () => {
     const r = await benchControl(50);

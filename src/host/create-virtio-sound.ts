@@ -10,13 +10,13 @@
  */
 
 import * as Comlink from 'comlink';
-import processorUrl from '../../worklet/processor.ts?worker&url';
 import type { RenderState } from '../device/render-state.ts';
 import { H_TAP_WRITE, SharedState } from '../device/shared-state.ts';
 import type { VirtioSndDeviceOptions } from '../device/virtio-snd-device.ts';
 import type { CardSummary, DriverService, PlayOptions, ServiceEvent } from './driver-service.ts';
 import { VirtioSoundError } from './errors.ts';
 import { CompletionLog, OutputTap } from './output-tap.ts';
+import { createRendererNode, loadRenderer } from './renderer-node.ts';
 
 export interface VirtioSoundOptions {
   /** An AudioContext to use; default: a new one with latencyHint 'interactive'. */
@@ -104,16 +104,9 @@ export async function createVirtioSound(options: VirtioSoundOptions = {}): Promi
   const deviceOptions = { tapFrames: 8192, ...options.device };
   const [{ renderState, card }] = await Promise.all([
     driver.init(memory, context.sampleRate, deviceOptions),
-    context.audioWorklet.addModule(processorUrl),
+    loadRenderer(context),
   ]);
-  const node = new AudioWorkletNode(context, 'virtio-snd', {
-    numberOfInputs: 1,
-    numberOfOutputs: 1,
-    outputChannelCount: [2],
-    channelCount: 2,
-    channelCountMode: 'explicit',
-    processorOptions: { renderState },
-  });
+  const node = await createRendererNode(context, renderState);
   node.connect(options.destination ?? context.destination);
   const shared = new SharedState(renderState.shared, renderState.layout);
   let mic: { stream: MediaStream; source: MediaStreamAudioSourceNode } | null = null;

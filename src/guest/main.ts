@@ -1,0 +1,195 @@
+/**
+ * The guest page: boots a Linux guest in v86 with our virtio-snd device at
+ * 0xfe000000 (IRQ 5), shows its serial console, and plays what the guest's
+ * virtio_snd driver sends through the device's AudioWorklet.
+ */
+
+import { V86 } from 'v86';
+import v86WasmUrl from 'v86/build/v86.wasm?url';
+import { type AttachedSound, attachVirtioSnd } from '../embed/attach.ts';
+import { type V86Like, v86Bus } from '../embed/v86-bus.ts';
+import { checkEnvironment } from '../host/create-virtio-sound.ts';
+import { OutputTap } from '../host/output-tap.ts';
+import { createRendererNode } from '../host/renderer-node.ts';
+import { SerialConsole } from './serial-console.ts';
+
+const BASE = 0xfe000000;
+const IRQ = 5;
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+interface GuestHandle {
+  emulator: V86;
+  sound: AttachedSound | null;
+  context: AudioContext;
+  console: SerialConsole;
+  bootMs: number;
+  outputTap(): OutputTap;
+  /** Types a command line into the guest's shell. */
+  send(line: string): void;
+  micConnected: boolean;
+}
+
+declare global {
+  interface Window {
+    guest?: GuestHandle;
+  }
+}
+
+function pill(id: string, text: string, cls: 'ok' | 'warn' | 'bad'): void {
+  const el = $(id);
+  el.textContent = text;
+  el.className = `pill ${cls}`;
+}
+
+async function main(): Promise<void> {
+  checkEnvironment();
+  const params = new URLSearchParams(location.search);
+  const rate = params.get('rate');
+  const context = new AudioContext({
+    latencyHint: 'interactive',
+    ...(rate ? { sampleRate: Number(rate) } : {}),
+  });
+  const term = new SerialConsole($('console'));
+  const t0 = performance.now();
+  const emulator = new V86({
+    wasm_path: v86WasmUrl,
+    bios: { url: '/guest/bios.bin' },
+    vga_bios: { url: '/guest/vgabios-stdvga.bin' },
+    bzimage: { url: '/guest/bzImage' },
+    initrd: { url: '/guest/initrd.img' },
+    cmdline: `console=ttyS0 loglevel=4 virtio_mmio.device=4K@0x${BASE.toString(16)}:${IRQ}`,
+    memory_size: 128 << 20,
+    vga_memory_size: 2 << 20,
+    autostart: true,
+    disable_speaker: true,
+    disable_keyboard: true,
+    disable_mouse: true,
+  });
+  const handle: GuestHandle = {
+    emulator,
+    sound: null,
+    context,
+    console: term,
+    bootMs: 0,
+    micConnected: false,
+    outputTap() {
+      if (!handle.sound) throw new Error('not attached yet');
+      return new OutputTap(handle.sound.device.inner.renderState);
+    },
+    send(line: string) {
+      emulator.serial0_send(`${line}\n`);
+    },
+  };
+  window.guest = handle;
+  term.onInput = (s) => emulator.serial0_send(s);
+  emulator.add_listener('serial0-output-byte', (byte: number) => {
+    term.write(byte);
+    if (!handle.bootMs && term.text.includes('guest# ')) {
+      handle.bootMs = performance.now() - t0;
+      pill('pill-boot', `booted in ${(handle.bootMs / 1000).toFixed(1)} s`, 'ok');
+      if (term.text.includes('VirtIO SoundCard')) pill('pill-card', 'Linux found the card', 'ok');
+    }
+  });
+  const tapFrames = Number(params.get('tap') ?? 1 << 16);
+  emulator.add_listener('emulator-ready', async () => {
+    // Map the device before the guest runs far enough to probe it.
+    const sound = attachVirtioSnd(v86Bus(emulator as unknown as V86Like, IRQ), {
+      base: BASE,
+      sampleRate: context.sampleRate,
+      tapFrames,
+    });
+    sound.start(2);
+    handle.sound = sound;
+    const node = await createRendererNode(context, sound.device.inner.renderState);
+    node.connect(context.destination);
+    if (params.get('mic') === '1') await connectMic(context, node, handle);
+    $('mic').addEventListener('click', () => void connectMic(context, node, handle));
+    startLiveView(handle);
+  });
+  const audioPill = () =>
+    context.state === 'running'
+      ? pill('pill-audio', `audio running · ${context.sampleRate} Hz`, 'ok')
+      : pill('pill-audio', `audio ${context.state}: click to start`, 'warn');
+  context.addEventListener('statechange', audioPill);
+  audioPill();
+  document.addEventListener('pointerdown', () => void context.resume(), { capture: true });
+  document.addEventListener('keydown', () => void context.resume(), { capture: true });
+  for (const b of document.querySelectorAll<HTMLButtonElement>('button[data-cmd]')) {
+    b.addEventListener('click', () => handle.send(b.dataset.cmd ?? ''));
+  }
+}
+
+async function connectMic(
+  context: AudioContext,
+  node: AudioWorkletNode,
+  handle: GuestHandle,
+): Promise<void> {
+  if (handle.micConnected) return;
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+    });
+    context.createMediaStreamSource(stream).connect(node);
+    handle.micConnected = true;
+    $('mic').textContent = 'Microphone on';
+  } catch (e) {
+    $('mic').textContent = `Microphone: ${(e as DOMException).name}`;
+  }
+}
+
+function startLiveView(handle: GuestHandle): void {
+  const canvas = $<HTMLCanvasElement>('scope');
+  const left = new Float32Array(1024);
+  const tap = handle.outputTap();
+  const history: number[] = [];
+  const frame = () => {
+    const chunk = tap.take();
+    for (const v of chunk.left) history.push(v);
+    if (history.length > left.length) history.splice(0, history.length - left.length);
+    left.set(history.slice(-left.length));
+    const w = canvas.clientWidth * devicePixelRatio;
+    const h = 120 * devicePixelRatio;
+    canvas.width = w;
+    canvas.height = h;
+    const g = canvas.getContext('2d');
+    if (g) {
+      g.strokeStyle = '#4fc3f7';
+      g.lineWidth = devicePixelRatio;
+      g.beginPath();
+      for (let x = 0; x < w; x++) {
+        const y = h / 2 - left[Math.floor((x / w) * left.length)] * (h / 2) * 0.95;
+        if (x === 0) g.moveTo(x, y);
+        else g.lineTo(x, y);
+      }
+      g.stroke();
+    }
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+  setInterval(() => {
+    const s = handle.sound;
+    if (!s) return;
+    const st = s.device.inner.stats();
+    const rows: [string, string][] = [
+      [
+        'playback',
+        `${st.streams[0].state}, ${st.streams[0].completed} periods, ${st.streams[0].xruns} xruns`,
+      ],
+      ['capture', `${st.streams[1].state}, ${st.streams[1].completed} periods`],
+      [
+        'relayed',
+        `${s.device.messagesRelayed} messages, ${(s.device.bytesRelayed / 1024).toFixed(0)} KiB`,
+      ],
+      ['control requests', String(st.controlRequests)],
+      ['rendered', `${(st.frames / handle.context.sampleRate).toFixed(1)} s`],
+    ];
+    $('stats').innerHTML = rows.map(([k, v]) => `<tr><td>${k}</td><td>${v}</td></tr>`).join('');
+  }, 250);
+}
+
+void main().catch((e: unknown) => {
+  const b = $('banner');
+  b.hidden = false;
+  b.className = 'banner bad';
+  b.textContent = `Cannot start: ${String(e)}`;
+});
