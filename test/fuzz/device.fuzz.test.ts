@@ -19,6 +19,8 @@ import { type Action, actionArb, FuzzGuest } from './guest.ts';
 const SCALE = Number(process.env.FUZZ_RUNS ?? 0);
 const runs = (ci: number) => (SCALE > 0 ? SCALE : ci);
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined;
+/** CI-sized runs get minutes; a deep run (FUZZ_RUNS) as long as it takes. */
+const TIMEOUT = SCALE > 0 ? 7 * 24 * 3600_000 : 300_000;
 
 /** Plays one period on stream 0 after a fresh init and checks it comes out exactly. */
 function checkWorking(g: FuzzGuest): void {
@@ -65,88 +67,96 @@ function runChaos(actions: Action[]): void {
 }
 
 describe('device under a hostile guest', () => {
-  it('survives arbitrary rings, registers, requests and messages', () => {
-    fc.assert(
-      fc.property(
-        fc.array(actionArb({ ring: true, mmio: true }), { minLength: 1, maxLength: 12 }),
-        (actions) => {
-          runChaos(actions);
-        },
-      ),
-      { numRuns: runs(6000), seed: SEED },
-    );
-  }, 300_000);
+  it(
+    'survives arbitrary rings, registers, requests and messages',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.array(actionArb({ ring: true, mmio: true }), { minLength: 1, maxLength: 12 }),
+          (actions) => {
+            runChaos(actions);
+          },
+        ),
+        { numRuns: runs(6000), seed: SEED },
+      );
+    },
+    TIMEOUT,
+  );
 
-  it('keeps a well-formed stream bit-exact through message-level garbage', () => {
-    fc.assert(
-      fc.property(
-        fc.array(actionArb({ ring: false, mmio: false }), { minLength: 1, maxLength: 16 }),
-        (garbage) => {
-          // Fewer rates than the default keeps the per-case device small (and fast to build).
-          const rates = [16000, 44100, 48000];
-          const g = new FuzzGuest([
-            { direction: 'output', rates },
-            { direction: 'input', rates },
-          ]);
-          g.init(true, false, false);
-          const P16 = 256;
-          g.apply({
-            k: 'params',
-            stream: 0,
-            buffer: P16 * 4 * 8,
-            period: P16 * 4,
-            features: 16,
-            channels: 2,
-            format: P.VIRTIO_SND_PCM_FMT_S16,
-            rate: 7,
-          });
-          g.apply({ k: 'cmd', code: P.VIRTIO_SND_R_PCM_PREPARE, stream: 0 });
-          let written = 0;
-          const sample = (i: number) => ((i * 2654435761) >>> 16) - 32768;
-          const feed = () => {
-            const st = g.device.stats().streams[0];
-            while (written / P16 - st.completed < 4) {
-              const pcm = new Int16Array(P16 * 2).map((_, i) => sample(written * 2 + i));
-              const data = g.buf(P16 * 4);
-              g.mem.write(data, new Uint8Array(pcm.buffer));
-              const hdr = g.buf(4);
-              g.mem.writeU32(hdr, 0);
-              g.chain(2, [
-                { addr: hdr, len: 4, write: false },
-                { addr: data, len: P16 * 4, write: false },
-                { addr: g.buf(8), len: 8, write: true },
-              ]);
-              written += P16;
-            }
-          };
-          feed();
-          g.apply({ k: 'cmd', code: P.VIRTIO_SND_R_PCM_START, stream: 0 });
-          let played = 0;
-          const out = [[new Float32Array(128), new Float32Array(128)]];
-          const tick = () => {
+  it(
+    'keeps a well-formed stream bit-exact through message-level garbage',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.array(actionArb({ ring: false, mmio: false }), { minLength: 1, maxLength: 16 }),
+          (garbage) => {
+            // Fewer rates than the default keeps the per-case device small (and fast to build).
+            const rates = [16000, 44100, 48000];
+            const g = new FuzzGuest([
+              { direction: 'output', rates },
+              { direction: 'input', rates },
+            ]);
+            g.init(true, false, false);
+            const P16 = 256;
+            g.apply({
+              k: 'params',
+              stream: 0,
+              buffer: P16 * 4 * 8,
+              period: P16 * 4,
+              features: 16,
+              channels: 2,
+              format: P.VIRTIO_SND_PCM_FMT_S16,
+              rate: 7,
+            });
+            g.apply({ k: 'cmd', code: P.VIRTIO_SND_R_PCM_PREPARE, stream: 0 });
+            let written = 0;
+            const sample = (i: number) => ((i * 2654435761) >>> 16) - 32768;
+            const feed = () => {
+              const st = g.device.stats().streams[0];
+              while (written / P16 - st.completed < 4) {
+                const pcm = new Int16Array(P16 * 2).map((_, i) => sample(written * 2 + i));
+                const data = g.buf(P16 * 4);
+                g.mem.write(data, new Uint8Array(pcm.buffer));
+                const hdr = g.buf(4);
+                g.mem.writeU32(hdr, 0);
+                g.chain(2, [
+                  { addr: hdr, len: 4, write: false },
+                  { addr: data, len: P16 * 4, write: false },
+                  { addr: g.buf(8), len: 8, write: true },
+                ]);
+                written += P16;
+              }
+            };
             feed();
-            g.oracle.step('process', () =>
-              g.renderer.process([[new Float32Array(128), new Float32Array(128)]], out),
-            );
-            g.oracle.step('service', () => g.device.service());
-            for (let f = 0; f < 128; f++) {
-              expect(out[0][0][f]).toBe(sample(2 * (played + f)) / 32768);
-              expect(out[0][1][f]).toBe(sample(2 * (played + f) + 1) / 32768);
+            g.apply({ k: 'cmd', code: P.VIRTIO_SND_R_PCM_START, stream: 0 });
+            let played = 0;
+            const out = [[new Float32Array(128), new Float32Array(128)]];
+            const tick = () => {
+              feed();
+              g.oracle.step('process', () =>
+                g.renderer.process([[new Float32Array(128), new Float32Array(128)]], out),
+              );
+              g.oracle.step('service', () => g.device.service());
+              for (let f = 0; f < 128; f++) {
+                expect(out[0][0][f]).toBe(sample(2 * (played + f)) / 32768);
+                expect(out[0][1][f]).toBe(sample(2 * (played + f) + 1) / 32768);
+              }
+              played += 128;
+            };
+            for (const a of garbage) {
+              g.apply(sparing(a));
+              tick();
             }
-            played += 128;
-          };
-          for (const a of garbage) {
-            g.apply(sparing(a));
-            tick();
-          }
-          expect(g.needsReset).toBe(false);
-          expect(g.device.stats().streams[0].xruns).toBe(0);
-          expect(g.renderer.faults).toBe(0);
-        },
-      ),
-      { numRuns: runs(2500), seed: SEED },
-    );
-  }, 300_000);
+            expect(g.needsReset).toBe(false);
+            expect(g.device.stats().streams[0].xruns).toBe(0);
+            expect(g.renderer.faults).toBe(0);
+          },
+        ),
+        { numRuns: runs(2500), seed: SEED },
+      );
+    },
+    TIMEOUT,
+  );
 });
 
 /**

@@ -23,6 +23,8 @@ import { settle } from '../helpers/in-process.ts';
 const SCALE = Number(process.env.FUZZ_RUNS ?? 0);
 const RUNS = SCALE > 0 ? SCALE : 12000;
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined;
+/** CI-sized runs get minutes; a deep run (FUZZ_RUNS) as long as it takes. */
+const TIMEOUT = SCALE > 0 ? 7 * 24 * 3600_000 : 600_000;
 
 interface Plan {
   config: Partial<Record<0 | 1 | 2 | 3, number>>;
@@ -224,11 +226,15 @@ async function runPlan(plan: Plan): Promise<void> {
 }
 
 describe('driver under a hostile device', () => {
-  it('only typed errors, a reset when it gives up, nothing escapes', async () => {
-    await fc.assert(fc.asyncProperty(planArb, runPlan), { numRuns: RUNS, seed: SEED });
-    console.log(`driver fuzz: ${JSON.stringify(reached)}`);
-    expect(reached.played).toBeGreaterThan(0);
-    expect(reached.captured).toBeGreaterThan(0);
-    expect(reached.gaveUp).toBeGreaterThan(0);
-  }, 600_000);
+  it(
+    'only typed errors, a reset when it gives up, nothing escapes',
+    async () => {
+      await fc.assert(fc.asyncProperty(planArb, runPlan), { numRuns: RUNS, seed: SEED });
+      console.log(`driver fuzz: ${JSON.stringify(reached)}`);
+      expect(reached.played).toBeGreaterThan(0);
+      expect(reached.captured).toBeGreaterThan(0);
+      expect(reached.gaveUp).toBeGreaterThan(0);
+    },
+    TIMEOUT,
+  );
 });
