@@ -4,7 +4,7 @@
  * (HW_PARAMS, SW_PARAMS, PREPARE, WRITEI/READI_FRAMES, DRAIN), so the guest
  * needs no alsa-lib. Built static for i386 by guest/build-initrd.sh.
  *
- *   aplay [-D hw:C,D] file.wav          play a PCM WAV (8/16/24/32-bit)
+ *   aplay [-D hw:C,D] [-p frames] [-n periods] file.wav   play a PCM WAV (8/16/24/32-bit)
  *   arecord [-d sec] [-r rate] [-c ch] file.wav   record S16_LE
  *   speaker-test [-f hz] [-s sec] [-r rate]       play a sine
  */
@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 static const char *dev_card = "0", *dev_num = "0";
+/* Like aplay's default of a ~0.35-0.5 s buffer: an emulated guest can stall for a while. */
+static unsigned opt_period = 4096, opt_periods = 4;
 
 static struct snd_mask *mask_of(struct snd_pcm_hw_params *p, int n) {
   return &p->masks[n - SNDRV_PCM_HW_PARAM_FIRST_MASK];
@@ -64,8 +66,8 @@ static int pcm_open(struct pcm *pc, int capture, int format, unsigned bytes_per_
   }
   hw.rmask = ~0u;
   hw.info = ~0u;
-  pc->period = 1024;
-  pc->periods = 4;
+  pc->period = opt_period;
+  pc->periods = opt_periods;
   set_mask(&hw, SNDRV_PCM_HW_PARAM_ACCESS, SNDRV_PCM_ACCESS_RW_INTERLEAVED);
   set_mask(&hw, SNDRV_PCM_HW_PARAM_FORMAT, format);
   set_mask(&hw, SNDRV_PCM_HW_PARAM_SUBFORMAT, SNDRV_PCM_SUBFORMAT_STD);
@@ -246,7 +248,7 @@ int main(int argc, char **argv) {
   const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
   unsigned seconds = 2, rate = 48000, channels = 2, freq = 440;
   int opt;
-  while ((opt = getopt(argc, argv, "D:d:r:c:f:s:t:l:")) != -1) {
+  while ((opt = getopt(argc, argv, "D:d:r:c:f:s:t:l:p:n:")) != -1) {
     switch (opt) {
     case 'D': {
       static char card[8], num[8];
@@ -260,6 +262,8 @@ int main(int argc, char **argv) {
     case 'r': rate = atoi(optarg); break;
     case 'c': channels = atoi(optarg); break;
     case 'f': freq = atoi(optarg); break;
+    case 'p': opt_period = atoi(optarg); break;
+    case 'n': opt_periods = atoi(optarg); break;
     default: break;
     }
   }
