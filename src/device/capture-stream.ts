@@ -10,40 +10,26 @@
  * Everything is allocated in the constructor; capture() allocates nothing.
  */
 
-import { PCM_FORMAT_INFO, VIRTIO_SND_S_OK } from '../snd/protocol.ts';
+import { VIRTIO_SND_S_OK } from '../snd/protocol.ts';
 import type { ChannelPositions } from './channel-routing.ts';
 import type { EventRing } from './event-ring.ts';
 import type { IoQueue } from './io-queue.ts';
 import type { PcmIo } from './pcm-io.ts';
 import { QUANTUM } from './playback-stream.ts';
-import {
-  H_RX_BYTES,
-  M_BYTES,
-  M_DONE,
-  S_CHANNELS,
-  S_FORMAT,
-  S_FRAME_BYTES,
-  S_PEAK,
-  S_PREPARE_GEN,
-  S_RATE_HZ,
-  type SharedState,
-} from './shared-state.ts';
+import { H_RX_BYTES, M_BYTES, M_DONE, S_PEAK, type SharedState } from './shared-state.ts';
+import { StreamParams } from './stream-params.ts';
 import { advancePosition, markXrun } from './stream-position.ts';
 import { StreamResampler } from './stream-runtime.ts';
 
 const MAX_CHANNELS = 8;
 
 export class CaptureStream {
-  private gen = -1;
-  private channels = 0;
-  private format = 0;
-  private sampleBytes = 0;
-  private frameBytes = 0;
   private route: readonly number[] = [];
   /** Left/right at the stream rate, interleaved. */
   private readonly stereo: Float32Array;
   /** Stream frames, all channels, interleaved. */
   private readonly frames: Float32Array;
+  private readonly p = new StreamParams();
   private readonly resampler: StreamResampler;
   private readonly base: number;
 
@@ -63,29 +49,23 @@ export class CaptureStream {
     this.frames = new Float32Array(maxOut * MAX_CHANNELS);
   }
 
+  /** Takes new parameters after SET_PARAMS / PREPARE. */
   private sync(): void {
-    const u = this.s.i32;
-    const b = this.base;
-    this.gen = u[b + S_PREPARE_GEN];
-    this.channels = u[b + S_CHANNELS];
-    this.format = u[b + S_FORMAT];
-    this.sampleBytes = PCM_FORMAT_INFO[this.format]?.physBits / 8 || 1;
-    this.frameBytes = u[b + S_FRAME_BYTES];
-    this.route = this.positions.captureRoute(this.channels);
-    this.resampler.configure(u[b + S_RATE_HZ]);
+    this.route = this.positions.captureRoute(this.p.channels);
+    this.resampler.configure(this.p.rateHz);
   }
 
   reset(): void {
-    this.gen = -1;
+    this.p.reset();
   }
 
   /** Captures one quantum: `input` holds QUANTUM interleaved L/R frames at the context rate. */
   capture(input: Float32Array): void {
     const u = this.s.i32;
     const b = this.base;
-    if (u[b + S_PREPARE_GEN] !== this.gen) this.sync();
+    if (this.p.refresh(u, b)) this.sync();
     const n = this.resampler.push(input, QUANTUM, this.stereo);
-    const ch = this.channels;
+    const ch = this.p.channels;
     const st = this.stereo;
     const fr = this.frames;
     const route = this.route;
@@ -108,7 +88,7 @@ export class CaptureStream {
   private give(n: number): void {
     const u = this.s.i32;
     const b = this.base;
-    const fb = this.frameBytes;
+    const fb = this.p.frameBytes;
     let put = 0;
     while (put < n) {
       const m = this.rx.front(this.id);
@@ -119,11 +99,11 @@ export class CaptureStream {
       this.io.write(
         m,
         done,
-        k * this.channels,
-        this.format,
-        this.sampleBytes,
+        k * this.p.channels,
+        this.p.format,
+        this.p.sampleBytes,
         this.frames,
-        put * this.channels,
+        put * this.p.channels,
       );
       u[m + M_DONE] = done + k * fb;
       u[H_RX_BYTES] += k * fb;

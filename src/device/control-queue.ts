@@ -6,8 +6,8 @@
  */
 
 import { VIRTIO_SND_S_BAD_MSG, VIRTIO_SND_S_IO_ERR } from '../snd/protocol.ts';
-import { ChainError, DescriptorChain } from '../virtio/chain.ts';
-import { type DeviceQueue, POP_EMPTY } from '../virtio/device-queue.ts';
+import { type ChainError, DescriptorChain } from '../virtio/chain.ts';
+import type { DeviceQueue } from '../virtio/device-queue.ts';
 import type { GuestMemory } from '../virtio/memory.ts';
 
 /** The largest request: CTL_TLV_WRITE with a 64 KiB TLV (spec limit) plus headers. */
@@ -33,7 +33,7 @@ export type ControlHandler = (req: ControlRequest) => ControlResponse;
 export class ControlQueue {
   private readonly chain = new DescriptorChain(64);
   requests = 0;
-  /** Chains we could not answer at all (no room for a status, bad buffers). */
+  /** Requests we could not answer at all (no room for a status). */
   dropped = 0;
 
   constructor(
@@ -43,16 +43,8 @@ export class ControlQueue {
 
   /** Answers every available request. Returns ChainError.None or what broke the ring. */
   process(handle: ControlHandler): ChainError {
-    for (;;) {
-      const r = this.queue.pop(this.chain);
-      if (r === POP_EMPTY) return ChainError.None;
-      const c = this.chain;
-      if (r !== ChainError.None) {
-        if (!this.queue.ready) return r;
-        this.dropped++;
-        this.queue.pushUsed(c.head, 0);
-        continue;
-      }
+    const c = this.chain;
+    while (this.queue.popValid(c)) {
       this.requests++;
       if (c.writeBytes < 4) {
         this.dropped++;
@@ -81,5 +73,6 @@ export class ControlQueue {
       c.copyToWritable(this.mem, 0, out, 0, n);
       this.queue.pushUsed(c.head, n);
     }
+    return this.queue.error;
   }
 }

@@ -4,8 +4,8 @@
  * buffer is posted wait here, in order, and are never dropped.
  */
 
-import { ChainError, DescriptorChain } from '../virtio/chain.ts';
-import { type DeviceQueue, POP_EMPTY } from '../virtio/device-queue.ts';
+import { type ChainError, DescriptorChain } from '../virtio/chain.ts';
+import type { DeviceQueue } from '../virtio/device-queue.ts';
 import type { GuestMemory } from '../virtio/memory.ts';
 
 const EVENT_SIZE = 8;
@@ -43,15 +43,7 @@ export class EventQueue {
    * error that broke the ring (the device must then need a reset).
    */
   deliver(): ChainError {
-    while (this.pending.length > 0 && this.queue.ready) {
-      const r = this.queue.pop(this.chain);
-      if (r === POP_EMPTY) break;
-      if (r !== ChainError.None) {
-        if (!this.queue.ready) return r;
-        this.rejected++;
-        this.queue.pushUsed(this.chain.head, 0);
-        continue;
-      }
+    while (this.pending.length > 0 && this.queue.popValid(this.chain)) {
       const c = this.chain;
       // The spec: event buffers are write-only and at least 8 bytes.
       if (c.readCount !== 0 || c.writeBytes < EVENT_SIZE) {

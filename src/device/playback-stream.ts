@@ -8,7 +8,7 @@
  * Everything is allocated in the constructor; render() allocates nothing.
  */
 
-import { PCM_FORMAT_INFO, VIRTIO_SND_S_OK } from '../snd/protocol.ts';
+import { VIRTIO_SND_S_OK } from '../snd/protocol.ts';
 import type { ChannelPositions } from './channel-routing.ts';
 import type { EventRing } from './event-ring.ts';
 import type { IoQueue } from './io-queue.ts';
@@ -17,17 +17,13 @@ import {
   H_TX_BYTES,
   M_BYTES,
   M_DONE,
-  S_CHANNELS,
-  S_FORMAT,
-  S_FRAME_BYTES,
   S_PEAK,
   S_PERIOD_BYTES,
-  S_PREPARE_GEN,
   S_QUEUED_BYTES,
-  S_RATE_HZ,
   S_XRUN,
   type SharedState,
 } from './shared-state.ts';
+import { StreamParams } from './stream-params.ts';
 import { advancePosition, markXrun, XRUN_END_OF_STREAM } from './stream-position.ts';
 import { StreamResampler } from './stream-runtime.ts';
 
@@ -35,11 +31,6 @@ export const QUANTUM = 128;
 const MAX_CHANNELS = 8;
 
 export class PlaybackStream {
-  private gen = -1;
-  private channels = 0;
-  private format = 0;
-  private sampleBytes = 0;
-  private frameBytes = 0;
   private left = 0;
   private right = 0;
   /** Stereo with channel 0 left and 1 right: no channel picking needed. */
@@ -50,6 +41,7 @@ export class PlaybackStream {
   private readonly stereo: Float32Array;
   /** Left/right at the context rate, interleaved. */
   private readonly out = new Float32Array(2 * QUANTUM);
+  private readonly p = new StreamParams();
   private readonly resampler: StreamResampler;
   private readonly base: number;
 
@@ -69,37 +61,30 @@ export class PlaybackStream {
     this.stereo = new Float32Array(maxIn * 2);
   }
 
-  /** Re-reads the stream's parameters after SET_PARAMS / PREPARE. */
+  /** Takes new parameters after SET_PARAMS / PREPARE. */
   private sync(): void {
-    const u = this.s.i32;
-    const b = this.base;
-    this.gen = u[b + S_PREPARE_GEN];
-    this.channels = u[b + S_CHANNELS];
-    this.format = u[b + S_FORMAT];
-    this.sampleBytes = PCM_FORMAT_INFO[this.format]?.physBits / 8 || 1;
-    this.frameBytes = u[b + S_FRAME_BYTES];
-    const route = this.positions.playbackRoute(this.channels);
+    const route = this.positions.playbackRoute(this.p.channels);
     this.left = route[0];
     this.right = route[1];
-    this.direct = this.channels === 2 && this.left === 0 && this.right === 1;
-    this.resampler.configure(u[b + S_RATE_HZ]);
+    this.direct = this.p.channels === 2 && this.left === 0 && this.right === 1;
+    this.resampler.configure(this.p.rateHz);
   }
 
   /** Forgets private state (device reset). */
   reset(): void {
-    this.gen = -1;
+    this.p.reset();
   }
 
   /** Renders one quantum of the (running) stream and adds it to the left/right mix. */
   render(mixL: Float32Array, mixR: Float32Array): void {
     const u = this.s.i32;
     const b = this.base;
-    if (u[b + S_PREPARE_GEN] !== this.gen) this.sync();
+    if (this.p.refresh(u, b)) this.sync();
     const need = this.resampler.framesNeeded(QUANTUM);
     const got = this.take(need);
     const st = this.stereo;
     if (!this.direct) {
-      const ch = this.channels;
+      const ch = this.p.channels;
       const dec = this.decoded;
       const l = this.left;
       const r = this.right;
@@ -127,7 +112,7 @@ export class PlaybackStream {
   private take(need: number): number {
     const u = this.s.i32;
     const b = this.base;
-    const fb = this.frameBytes;
+    const fb = this.p.frameBytes;
     let got = 0;
     while (got < need) {
       const m = this.tx.front(this.id);
@@ -140,11 +125,11 @@ export class PlaybackStream {
       this.io.read(
         m,
         done,
-        k * this.channels,
-        this.format,
-        this.sampleBytes,
+        k * this.p.channels,
+        this.p.format,
+        this.p.sampleBytes,
         target,
-        got * this.channels,
+        got * this.p.channels,
       );
       const bytes = k * fb;
       u[m + M_DONE] = done + bytes;

@@ -15,14 +15,9 @@
 import { VirtioSndDevice, type VirtioSndDeviceOptions } from '../device/virtio-snd-device.ts';
 import { GuestHeap } from '../driver/guest-heap.ts';
 import { VIRTIO_SND_F_CTLS, VIRTIO_SND_S_IO_ERR } from '../snd/protocol.ts';
-import { ChainError, DescriptorChain, isRingFatal } from '../virtio/chain.ts';
+import { ChainError, DescriptorChain } from '../virtio/chain.ts';
 import type { TransportLink, VirtioDevice } from '../virtio/device.ts';
-import {
-  DeviceQueue,
-  POP_EMPTY,
-  QUEUE_STATE_WORDS,
-  type QueueSetup,
-} from '../virtio/device-queue.ts';
+import { DeviceQueue, QUEUE_STATE_WORDS, type QueueSetup } from '../virtio/device-queue.ts';
 import type { DriverQueue } from '../virtio/driver-queue.ts';
 import {
   featureBit,
@@ -214,17 +209,7 @@ export class RelayDevice implements VirtioDevice {
     const mem = this.guest();
     const q = this.queues[CONTROLQ];
     const c = this.chains[CONTROLQ];
-    for (;;) {
-      const r = q.pop(c);
-      if (r === POP_EMPTY) break;
-      if (r !== ChainError.None) {
-        if (isRingFatal(r)) {
-          this.link?.needsReset();
-          return;
-        }
-        q.pushUsed(c.head, 0);
-        continue;
-      }
+    while (q.popValid(c)) {
       const addr = this.heap.alloc(Math.max(1, c.readBytes + c.writeBytes), 8);
       const req = this.innerMem.bytes(addr, c.readBytes);
       c.copyFromReadable(mem, 0, req, 0, c.readBytes);
@@ -251,7 +236,13 @@ export class RelayDevice implements VirtioDevice {
       this.heap.release(addr);
       q.pushUsed(c.head, len);
     }
-    if (q.shouldInterrupt()) this.link?.interruptQueue();
+    this.afterPops(q);
+  }
+
+  /** A broken guest ring needs a reset; otherwise maybe interrupt for what was returned. */
+  private afterPops(q: DeviceQueue): void {
+    if (q.error !== ChainError.None) this.link?.needsReset();
+    else if (q.shouldInterrupt()) this.link?.interruptQueue();
   }
 
   // ---- TX/RX: copied into inner messages ------------------------------------
@@ -267,17 +258,7 @@ export class RelayDevice implements VirtioDevice {
     const mem = this.guest();
     const q = this.queues[qi];
     const c = this.chains[qi];
-    for (;;) {
-      const r = q.pop(c);
-      if (r === POP_EMPTY) break;
-      if (r !== ChainError.None) {
-        if (isRingFatal(r)) {
-          this.link?.needsReset();
-          return;
-        }
-        q.pushUsed(c.head, 0);
-        continue;
-      }
+    while (q.popValid(c)) {
       if (c.readBytes === 0 || c.writeBytes === 0 || this.innerQ[qi].numFree < 2) {
         q.pushUsed(c.head, 0);
         continue;
@@ -306,6 +287,7 @@ export class RelayDevice implements VirtioDevice {
       this.bytesRelayed += c.readBytes;
       this.messagesRelayed++;
     }
+    this.afterPops(q);
   }
 
   /** The inner device returned buffers: complete the guest's messages and forward events. */
@@ -374,17 +356,7 @@ export class RelayDevice implements VirtioDevice {
     const c = this.chains[EVENTQ];
     const bytes = new Uint8Array(8);
     const view = new DataView(bytes.buffer);
-    while (this.pendingEvents.length > 0) {
-      const r = q.pop(c);
-      if (r === POP_EMPTY) break;
-      if (r !== ChainError.None) {
-        if (isRingFatal(r)) {
-          this.link?.needsReset();
-          return;
-        }
-        q.pushUsed(c.head, 0);
-        continue;
-      }
+    while (this.pendingEvents.length > 0 && q.popValid(c)) {
       if (c.readCount !== 0 || c.writeBytes < 8) {
         q.pushUsed(c.head, 0);
         continue;
@@ -395,6 +367,6 @@ export class RelayDevice implements VirtioDevice {
       c.copyToWritable(mem, 0, bytes, 0, 8);
       q.pushUsed(c.head, 8);
     }
-    if (q.shouldInterrupt()) this.link?.interruptQueue();
+    this.afterPops(q);
   }
 }

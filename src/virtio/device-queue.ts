@@ -49,6 +49,8 @@ export const QS_ERROR = 8;
 export const QS_SIGNALLED_USED = 9;
 export const QS_POPPED = 10;
 export const QS_PUSHED = 11;
+/** Chains handed back unused because a buffer was unusable (popValid). */
+export const QS_REJECTED = 12;
 export const QUEUE_STATE_WORDS = 16;
 
 /** QS_FLAGS bits. */
@@ -186,6 +188,22 @@ export class DeviceQueue {
     const err = walkChain(this.mem, s[QS_DESC], head, this.limits, chain);
     if (isRingFatal(err)) this.fail(err);
     return err;
+  }
+
+  /**
+   * Pops the next usable chain into `chain`, handing back unused (length 0)
+   * any chain whose buffers cannot be used. Returns false when nothing is
+   * left or the ring broke (then `error` says why and the device must ask
+   * for a reset).
+   */
+  popValid(chain: DescriptorChain): boolean {
+    for (;;) {
+      const r = this.pop(chain);
+      if (r === ChainError.None) return true;
+      if (r === POP_EMPTY || !this.ready) return false;
+      this.state[QS_REJECTED]++;
+      this.pushUsed(chain.head, 0);
+    }
   }
 
   /** Puts `head` on the used ring with `len` bytes written, and publishes it. */
