@@ -89,17 +89,21 @@ export class IoQueue {
     for (;;) {
       const r = q.pop(this.chain);
       if (r === POP_EMPTY) return true;
-      if (r !== ChainError.None) {
-        if (isRingFatal(r) || !q.ready) return false;
-        // A buffer outside memory or similar: hand the chain back untouched.
-        this.s.i32[H_BAD_MESSAGES]++;
-        q.pushUsed(this.chain.head, 0);
-        continue;
-      }
+      if (r !== ChainError.None && (isRingFatal(r) || !q.ready)) return false;
+      // Checked before anything is handed back: a head we still hold must never
+      // reach the used ring early (even when its descriptors are now unusable),
+      // or the guest would see it used twice and we would later write into
+      // buffers it has reused.
       if (this.s.i32[this.s.message(this.tx, this.chain.head) + M_STREAM] !== FREE) {
         // The guest made a chain available twice while we still hold it.
         q.fail(ChainError.UsedIdInvalid);
         return false;
+      }
+      if (r !== ChainError.None) {
+        // A buffer outside memory or similar: hand the chain back untouched.
+        this.s.i32[H_BAD_MESSAGES]++;
+        q.pushUsed(this.chain.head, 0);
+        continue;
       }
       this.accept();
     }

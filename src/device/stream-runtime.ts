@@ -101,9 +101,15 @@ export class StreamResampler {
     this.r = new Resampler(2, maxTaps + maxIn + 4);
   }
 
-  /** Input frames one call may need (playback) for `outFrames` context frames, at most. */
+  /**
+   * Input frames one call may need (playback) for `outFrames` context frames, at most.
+   * The first call after PREPARE also fills the kernel's look-ahead (taps / 2 + 1 frames),
+   * which at 384 kHz on a 48 kHz context is 385 frames on top of the 1024 the quantum
+   * spans: without it the decode buffers overflowed and NaN reached the output.
+   */
   maxInputFrames(outFrames: number): number {
-    return Math.ceil((outFrames * MAX_STREAM_RATE) / this.contextRate) + 2;
+    const lookahead = designSize(MAX_STREAM_RATE, this.contextRate).taps / 2 + 1;
+    return Math.ceil((outFrames * MAX_STREAM_RATE) / this.contextRate) + 2 + lookahead;
   }
 
   /** Stream frames one capture call may produce from `inFrames` context frames, at most. */

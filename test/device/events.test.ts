@@ -65,6 +65,51 @@ describe('PCM_XRUN', () => {
     expect(xruns(g, 0)).toBe(0);
   });
 
+  it('no data at all: silence on both outputs, exactly one event however long it lasts', () => {
+    const g = new SndGuest().init();
+    setup(g, 0, XRUNS);
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(OK);
+    for (let q = 0; q < 50; q++) {
+      const [l, r] = g.quantum();
+      expect(l.every((v) => v === 0) && r.every((v) => v === 0)).toBe(true);
+    }
+    expect(xruns(g, 0)).toBe(1);
+    expect(g.events).toEqual([{ code: P.VIRTIO_SND_EVT_PCM_XRUN, data: 0 }]);
+  });
+
+  it('an underrun mid-quantum: the frames played, then silence; another stream keeps playing', () => {
+    const g = new SndGuest({
+      streams: [{ direction: 'output' }, { direction: 'output' }, { direction: 'input' }],
+    }).init();
+    setup(g, 0, XRUNS);
+    setup(g, 1, XRUNS);
+    g.tx(0, new Uint8Array(new Int16Array(2 * 100).fill(1000).buffer)); // 100 frames: not a whole period
+    g.tx(0, new Uint8Array(new Int16Array(2 * 28).fill(1000).buffer)); // ... 128 frames = one period
+    const other = new Int16Array(2 * 128 * 4).fill(-500);
+    for (let k = 0; k < 4; k++) g.tx(1, new Uint8Array(other.buffer, k * 512, 512));
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(OK);
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 1)).toBe(OK);
+    const [l1] = g.quantum();
+    expect(l1[0]).toBe(500 / 32768);
+    for (let q = 0; q < 3; q++) {
+      const [l, r] = g.quantum();
+      expect(l.every((v) => v === -500 / 32768) && r.every((v) => v === -500 / 32768)).toBe(true);
+    }
+    expect([xruns(g, 0), xruns(g, 1)]).toEqual([1, 0]);
+  });
+
+  it('is not raised for a stream that is not running', () => {
+    const g = new SndGuest().init();
+    setup(g, 0, XRUNS);
+    setup(g, 1, XRUNS);
+    for (let q = 0; q < 3; q++) g.quantum(); // prepared, nothing queued: not running, no xrun
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(OK);
+    g.quantum();
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_STOP, 0)).toBe(OK);
+    for (let q = 0; q < 3; q++) g.quantum();
+    expect(g.events).toEqual([{ code: P.VIRTIO_SND_EVT_PCM_XRUN, data: 0 }]);
+  });
+
   it('an overrun on capture (no RX buffer) drops frames and raises one event', () => {
     const g = new SndGuest().init();
     setup(g, 1, XRUNS);
@@ -81,9 +126,52 @@ describe('PCM_XRUN', () => {
     expect(xruns(g, 1)).toBe(1);
     expect(g.device.stats().streams[1].xruns).toBe(1);
   });
+
+  it('a capture overrun raises no event without EVT_XRUNS (but is counted)', () => {
+    const g = new SndGuest().init();
+    setup(g, 1, 0);
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 1)).toBe(OK);
+    for (let q = 0; q < 4; q++) g.quantum();
+    expect(g.events).toEqual([]);
+    expect(g.device.stats().streams[1].xruns).toBe(1);
+  });
+
+  it('one event per capture overrun episode: buffers posted again end it', () => {
+    const g = new SndGuest().init();
+    setup(g, 1, XRUNS);
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 1)).toBe(OK);
+    for (let q = 0; q < 5; q++) g.quantum();
+    expect(xruns(g, 1)).toBe(1);
+    for (let i = 0; i < 3; i++) g.rx(1, 512);
+    for (let q = 0; q < 3; q++) g.quantum();
+    expect(xruns(g, 1)).toBe(1);
+    for (let q = 0; q < 3; q++) g.quantum();
+    expect(xruns(g, 1)).toBe(2);
+  });
 });
 
 describe('PCM_PERIOD_ELAPSED', () => {
+  it('is not sent without EVT_SHMEM_PERIODS', () => {
+    const g = new SndGuest().init();
+    setup(g, 0, 0, 32);
+    for (let i = 0; i < 8; i++) g.tx(0, new Uint8Array(32 * 4));
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(OK);
+    g.quantum();
+    g.quantum();
+    expect(g.events).toEqual([]);
+  });
+
+  it('is sent per period for capture too', () => {
+    const g = new SndGuest().init({ eventBuffers: 32 });
+    setup(g, 1, PERIODS, 64);
+    for (let i = 0; i < 6; i++) g.rx(1, 64 * 4);
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 1)).toBe(OK);
+    for (let q = 0; q < 3; q++) g.quantum();
+    expect(g.events).toEqual(
+      new Array(6).fill({ code: P.VIRTIO_SND_EVT_PCM_PERIOD_ELAPSED, data: 1 }),
+    );
+  });
+
   it('is sent once per period with EVT_SHMEM_PERIODS', () => {
     const g = new SndGuest().init({ eventBuffers: 32 });
     setup(g, 0, PERIODS, 96);
@@ -122,6 +210,54 @@ describe('event queue', () => {
       // CTL_NOTIFY: le16 control id 0, le16 mask VALUE.
       { code: P.VIRTIO_SND_EVT_CTL_NOTIFY, data: 0 | (1 << 16) },
     ]);
+  });
+
+  it('PCM events raised with no buffer posted are all delivered later, in order (thousands)', () => {
+    const g = new SndGuest({}, 16 << 20).init({ eventBuffers: 0 });
+    setup(g, 0, PERIODS | XRUNS, 32);
+    setup(g, 1, PERIODS | XRUNS, 64);
+    const quanta = 600;
+    const txTotal = 4 * (quanta - 10); // 32-frame messages: playback runs dry 10 quanta before the end
+    const data = g.alloc.alloc(32 * 4, 8);
+    let txQueued = 0;
+    const feed = () => {
+      while (txQueued < txTotal && g.queues[2].numFree >= 3) {
+        g.txAt(0, data, 32 * 4);
+        txQueued++;
+      }
+      while (g.device.streamState(1) === 'running' && g.queues[3].numFree >= 3) g.rx(1, 64 * 4);
+    };
+    feed();
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(OK);
+    // Playback: 4 periods per quantum while data lasts, then one XRUN; capture (from
+    // quantum 5): 2 per quantum; a jack event in between.
+    const expected: { code: number; data: number }[] = [];
+    const PE = P.VIRTIO_SND_EVT_PCM_PERIOD_ELAPSED;
+    for (let q = 0; q < quanta; q++) {
+      if (q === 5) {
+        g.device.setJackConnected(0, false);
+        expected.push({ code: P.VIRTIO_SND_EVT_JACK_DISCONNECTED, data: 0 });
+        expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 1)).toBe(OK);
+        feed();
+      }
+      if (q < quanta - 10) for (let k = 0; k < 4; k++) expected.push({ code: PE, data: 0 });
+      else if (q === quanta - 10) expected.push({ code: P.VIRTIO_SND_EVT_PCM_XRUN, data: 0 });
+      if (q >= 5) for (let k = 0; k < 2; k++) expected.push({ code: PE, data: 1 });
+      g.quantum();
+      feed();
+    }
+    expect(g.events).toEqual([]);
+    expect(g.device.stats().eventBacklog).toBe(expected.length);
+    expect(expected.length).toBeGreaterThan(3000);
+    // Post buffers a few at a time (fewer than the queue size in flight).
+    while (g.events.length < expected.length) {
+      const before = g.events.length;
+      for (let i = 0; i < 48; i++) g.postEventBuffer();
+      g.collect();
+      expect(g.events.length - before).toBe(Math.min(48, expected.length - before));
+    }
+    expect(g.events).toEqual(expected);
+    expect(g.device.stats().eventsDropped).toBe(0);
   });
 
   it('returns read-only or too-small event buffers unused', () => {

@@ -20,7 +20,11 @@ import {
 } from '../../src/snd/protocol.ts';
 import { GuestAllocator } from '../../src/virtio/allocator.ts';
 import type { DriverQueue } from '../../src/virtio/driver-queue.ts';
-import { featureBit, VIRTIO_F_EVENT_IDX } from '../../src/virtio/features.ts';
+import {
+  featureBit,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_INDIRECT_DESC,
+} from '../../src/virtio/features.ts';
 import { GuestMemory } from '../../src/virtio/memory.ts';
 import { VirtioMmioTransport } from '../../src/virtio/mmio.ts';
 import { MmioDriver } from '../../src/virtio/mmio-driver.ts';
@@ -37,6 +41,17 @@ export interface Msg {
   status: number;
 }
 
+export interface ChainPart {
+  len: number;
+  /** Device-writable. Readable parts must come first. */
+  write: boolean;
+  data?: Uint8Array;
+  /** Use this address instead of allocating one. */
+  addr?: number;
+  /** Place the buffer at an odd address. */
+  odd?: boolean;
+}
+
 export class SndGuest {
   readonly mem: GuestMemory;
   readonly memory: SharedArrayBuffer;
@@ -47,6 +62,8 @@ export class SndGuest {
   readonly alloc: GuestAllocator;
   queues: DriverQueue<number>[] = [];
   irqs = 0;
+  /** Called each time the transport raises its interrupt line (after counting it). */
+  onIrq: (() => void) | null = null;
   /** Every InterruptStatus bit the guest has acknowledged so far. */
   irqBits = 0;
   private token = 0;
@@ -67,7 +84,10 @@ export class SndGuest {
     });
     this.transport = new VirtioMmioTransport(this.device, {
       onInterrupt: (level) => {
-        if (level) this.irqs++;
+        if (level) {
+          this.irqs++;
+          this.onIrq?.();
+        }
       },
     });
     this.mmio = new MmioDriver(this.transport, this.mem);
@@ -76,10 +96,13 @@ export class SndGuest {
   }
 
   /** Reset, negotiate (CTLS by default), four queues, DRIVER_OK, post event buffers. */
-  init(opts: { ctls?: boolean; eventIdx?: boolean; eventBuffers?: number } = {}): this {
+  init(
+    opts: { ctls?: boolean; eventIdx?: boolean; indirect?: boolean; eventBuffers?: number } = {},
+  ): this {
     const want =
       (opts.ctls === false ? 0n : featureBit(VIRTIO_SND_F_CTLS)) |
-      (opts.eventIdx ? featureBit(VIRTIO_F_EVENT_IDX) : 0n);
+      (opts.eventIdx ? featureBit(VIRTIO_F_EVENT_IDX) : 0n) |
+      (opts.indirect ? featureBit(VIRTIO_F_INDIRECT_DESC) : 0n);
     this.mmio.negotiate(want);
     this.queues = [0, 1, 2, 3].map((i) =>
       this.mmio.setupQueue<number>(i, i < 2 ? 64 : 256, this.alloc),
@@ -217,6 +240,82 @@ export class SndGuest {
       this.token,
     );
     return { token: this.token++, hdr, data, dataLen: bytes, status };
+  }
+
+  /**
+   * Queues a raw chain on queue `q`: every part is placed at its own address
+   * (`addr`, or freshly allocated and filled with `data` or 0xee), readable
+   * parts first. Returns the token and the address of each part.
+   */
+  chain(
+    q: number,
+    parts: readonly ChainPart[],
+    opts: { notify?: boolean } = {},
+  ): { token: number; addrs: number[] } {
+    const addrs = parts.map((p) => {
+      const a = p.addr ?? this.alloc.alloc(Math.max(p.len, 1) + 1, 8) + (p.odd ? 1 : 0);
+      if (p.addr === undefined) {
+        if (p.data) this.mem.write(a, p.data.subarray(0, p.len));
+        else this.mem.fill(a, p.len, 0xee);
+      }
+      return a;
+    });
+    const firstWrite = parts.findIndex((p) => p.write);
+    const token = this.token++;
+    this.queues[q].add(
+      parts.map((p, i) => ({ addr: addrs[i], len: p.len })),
+      firstWrite < 0 ? parts.length : firstWrite,
+      token,
+    );
+    if (opts.notify) this.mmio.notify(q);
+    return { token, addrs };
+  }
+
+  /** A TX message whose payload is already in guest memory at `data` (reused buffers). */
+  txAt(streamId: number, data: number, len: number): Msg {
+    const hdr = this.alloc.alloc(4, 4);
+    const status = this.alloc.alloc(8, 8);
+    this.mem.writeU32(hdr, streamId);
+    this.mem.fill(status, 8, 0xee);
+    this.queues[2].add(
+      [
+        { addr: hdr, len: 4 },
+        { addr: data, len },
+        { addr: status, len: 8 },
+      ],
+      2,
+      this.token,
+    );
+    return { token: this.token++, hdr, data, dataLen: len, status };
+  }
+
+  /** A control request virtio_snd_ctl_hdr {code, id} followed by `extra` zero bytes. */
+  ctlRequest(code: number, id: number, extra = 0): { bytes: Uint8Array; view: DataView } {
+    const bytes = new Uint8Array(8 + extra);
+    const view = new DataView(bytes.buffer);
+    view.setUint32(0, code, true);
+    view.setUint32(4, id, true);
+    return { bytes, view };
+  }
+
+  /** Runs `quanta` quanta (optional input per quantum); returns left/right concatenated. */
+  render(
+    quanta: number,
+    input?: (q: number) => [Float32Array, Float32Array],
+  ): { l: Float32Array; r: Float32Array } {
+    const l = new Float32Array(quanta * QUANTUM);
+    const r = new Float32Array(quanta * QUANTUM);
+    for (let q = 0; q < quanta; q++) {
+      const [a, b] = this.quantum(input?.(q));
+      l.set(a, q * QUANTUM);
+      r.set(b, q * QUANTUM);
+    }
+    return { l, r };
+  }
+
+  /** used.idx of queue `q` as the device last published it. */
+  usedIdx(q: number): number {
+    return this.mem.readU16(this.queues[q].layout.usedAddr + 2);
   }
 
   /** Status and latency_bytes written into a message's status. */
