@@ -116,8 +116,12 @@ export class PcmCodec {
         return;
       case VIRTIO_SND_PCM_FMT_FLOAT:
         if ((src & 3) === 0) {
+          const f32 = this.f32;
           const b = src >>> 2;
-          for (let i = 0; i < samples; i++) out[outOffset + i] = sanitize(this.f32[b + i]);
+          for (let i = 0; i < samples; i++) {
+            const x = f32[b + i];
+            out[outOffset + i] = x >= -1 && x <= 1 ? x : sanitize(x);
+          }
         } else {
           for (let i = 0; i < samples; i++)
             out[outOffset + i] = sanitize(dv.getFloat32(src + 4 * i, true));
@@ -168,6 +172,75 @@ export class PcmCodec {
       const x = signed ? (v << shift) >> shift : ((v << shift) >>> shift) - half;
       out[outOffset + i] = x / half;
     }
+  }
+
+  /**
+   * The hot path of plain stereo playback: `frames` interleaved FLOAT or S16
+   * frames at an aligned address go straight into a planar mix (added, or
+   * assigned when `add` is false), in one pass. Returns the peak |sample|, or
+   * -1 when the format or alignment has no fast path (nothing is written).
+   */
+  mixStereo(
+    format: number,
+    src: number,
+    frames: number,
+    mixL: Float32Array,
+    mixR: Float32Array,
+    off: number,
+    add: boolean,
+  ): number {
+    if (format === VIRTIO_SND_PCM_FMT_FLOAT && (src & 3) === 0) {
+      const f32 = this.f32;
+      const b = src >>> 2;
+      let peak = 0;
+      if (!add) {
+        // One pass that copies and measures: a NaN poisons `sum` and anything out
+        // of [-1, 1] lifts the peak above 1; either way the frames are redone below.
+        let sum = 0;
+        for (let i = 0, j = b; i < frames; i++, j += 2) {
+          const l = f32[j];
+          const r = f32[j + 1];
+          mixL[off + i] = l;
+          mixR[off + i] = r;
+          const a = Math.abs(l);
+          const c = Math.abs(r);
+          sum += a + c;
+          // biome-ignore lint/complexity/useMathMinMax: a compare is faster here
+          peak = a > peak ? a : peak;
+          // biome-ignore lint/complexity/useMathMinMax: a compare is faster here
+          peak = c > peak ? c : peak;
+        }
+        if (!Number.isNaN(sum) && peak <= 1) return peak;
+        peak = 0;
+      }
+      // A second stream (adding), or samples a hostile guest made NaN or too loud.
+      for (let i = 0, j = b; i < frames; i++, j += 2) {
+        const l = sanitize(f32[j]);
+        const r = sanitize(f32[j + 1]);
+        mixL[off + i] = add ? mixL[off + i] + l : l;
+        mixR[off + i] = add ? mixR[off + i] + r : r;
+        peak = Math.max(peak, Math.abs(l), Math.abs(r));
+      }
+      return peak;
+    }
+    if (format === VIRTIO_SND_PCM_FMT_S16 && (src & 1) === 0) {
+      const i16 = this.i16;
+      let peak = 0;
+      for (let i = 0, j = src >>> 1; i < frames; i++, j += 2) {
+        const l = i16[j] / 32768;
+        const r = i16[j + 1] / 32768;
+        mixL[off + i] = add ? mixL[off + i] + l : l;
+        mixR[off + i] = add ? mixR[off + i] + r : r;
+        const a = Math.abs(l);
+        const c = Math.abs(r);
+        // biome-ignore lint/complexity/useMathMinMax: a compare is faster here
+        peak = a > peak ? a : peak;
+        // biome-ignore lint/complexity/useMathMinMax: a compare is faster here
+        peak = c > peak ? c : peak;
+      }
+      return peak;
+    }
+    return -1;
   }
 
   /** Encodes `samples` samples from input[inOffset...] as `format` at byte address `dst`. */

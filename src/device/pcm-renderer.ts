@@ -59,6 +59,8 @@ export class PcmRenderer {
   private readonly mixR = new Float32Array(QUANTUM);
   private readonly input = new Float32Array(2 * QUANTUM);
   private resetGen = -1;
+  /** Whether the last renderOutputs() wrote the mix (else it is still to be cleared). */
+  private mixed = false;
   /** Number of times process() caught an unexpected exception. */
   faults = 0;
 
@@ -106,17 +108,26 @@ export class PcmRenderer {
     if (lo > 0xffffffff) i32[H_FRAMES_HI]++;
     Atomics.store(i32, H_FRAMES_LO, lo >>> 0);
 
-    this.mixL.fill(0);
-    this.mixR.fill(0);
+    // Mix straight into a stereo (or wider) output; mono or no output mixes privately.
+    const out = outputs[0];
+    const direct = out !== undefined && out.length > 1 && out[0].length === QUANTUM;
+    const mixL = direct ? out[0] : this.mixL;
+    const mixR = direct ? out[1] : this.mixR;
     let flags = 0;
+    let mixed = false;
     const events = Atomics.load(i32, H_EVT_WRITE);
     if (Atomics.load(i32, H_ACTIVE) === 1) {
       const gen = Atomics.load(i32, H_RESET_GEN);
       if (gen !== this.resetGen) this.dropPrivateState(gen);
-      flags |= this.renderOutputs();
+      flags |= this.renderOutputs(mixL, mixR);
+      mixed = this.mixed;
       flags |= this.captureInputs(inputs[0]);
     }
-    this.writeOutputs(outputs[0]);
+    if (!mixed) {
+      mixL.fill(0);
+      mixR.fill(0);
+    }
+    this.writeOutputs(out, mixL, mixR, direct);
     if (flags !== 0 || Atomics.load(i32, H_EVT_WRITE) !== events) this.s.ring(flags);
   }
 
@@ -130,14 +141,18 @@ export class PcmRenderer {
     this.captureGain.reset(this.s.f32[g + G_CAPTURE]);
   }
 
-  private renderOutputs(): number {
+  /** Plays the running output streams into the mix; sets `mixed` when one wrote to it. */
+  private renderOutputs(mixL: Float32Array, mixR: Float32Array): number {
     const i32 = this.s.i32;
+    this.mixed = false;
     if (!tryLock(i32, H_LOCK_TX, LOCK_RENDERER)) return 0;
     let flags = 0;
     try {
       if (!this.tx.intake()) flags |= INT_NEEDS_RESET;
       for (const p of this.playback) {
-        if (i32[this.s.stream(p.id) + S_STATE] === STATE_RUNNING) p.render(this.mixL, this.mixR);
+        if (i32[this.s.stream(p.id) + S_STATE] !== STATE_RUNNING) continue;
+        p.render(mixL, mixR, this.mixed);
+        this.mixed = true;
       }
       if (this.tx.queue.shouldInterrupt()) flags |= INT_VRING;
     } finally {
@@ -149,6 +164,10 @@ export class PcmRenderer {
   private captureInputs(channels: Float32Array[] | undefined): number {
     const i32 = this.s.i32;
     if (this.capture.length === 0) return 0;
+    let running = false;
+    for (const c of this.capture) running ||= i32[this.s.stream(c.id) + S_STATE] === STATE_RUNNING;
+    // Playback only, and no new RX buffers: leave the queue and its lock alone.
+    if (!running && !this.rx.queue.mayHaveAvailable()) return 0;
     if (!tryLock(i32, H_LOCK_RX, LOCK_RENDERER)) return 0;
     let flags = 0;
     try {
@@ -182,14 +201,19 @@ export class PcmRenderer {
     this.captureGain.apply(inp, QUANTUM, 2, this.s.f32[g + G_CAPTURE]);
   }
 
-  /** Playback gain, then the mix into the node's output (and the tap). */
-  private writeOutputs(out: Float32Array[] | undefined): void {
-    const l = this.mixL;
-    const r = this.mixR;
+  /** Playback gain on the mix, then the node's output (when it is not the mix) and the tap. */
+  private writeOutputs(
+    out: Float32Array[] | undefined,
+    l: Float32Array,
+    r: Float32Array,
+    direct: boolean,
+  ): void {
     const g = this.s.layout.gains;
     this.playbackGain.applyPlanar(l, r, QUANTUM, this.s.f32[g + G_PLAYBACK]);
     if (out && out.length > 0) {
-      if (out.length > 1) {
+      if (direct) {
+        for (let c = 2; c < out.length; c++) out[c].fill(0);
+      } else if (out.length > 1) {
         out[0].set(l);
         out[1].set(r);
         for (let c = 2; c < out.length; c++) out[c].fill(0);
@@ -198,10 +222,10 @@ export class PcmRenderer {
         for (let f = 0; f < QUANTUM; f++) m[f] = 0.5 * (l[f] + r[f]);
       }
     }
-    this.writeTap();
+    this.writeTap(l, r);
   }
 
-  private writeTap(): void {
+  private writeTap(l: Float32Array, r: Float32Array): void {
     const frames = this.s.layout.params.tapFrames;
     if (frames === 0) return;
     const i32 = this.s.i32;
@@ -211,8 +235,8 @@ export class PcmRenderer {
     const mask = frames - 1;
     for (let f = 0; f < QUANTUM; f++) {
       const at = base + 2 * ((w + f) & mask);
-      f32[at] = this.mixL[f];
-      f32[at + 1] = this.mixR[f];
+      f32[at] = l[f];
+      f32[at + 1] = r[f];
     }
     Atomics.store(i32, H_TAP_WRITE, (w + QUANTUM) | 0);
   }

@@ -44,6 +44,8 @@ export class PlaybackStream {
   private readonly p = new StreamParams();
   private readonly resampler: StreamResampler;
   private readonly base: number;
+  /** Peak |sample| of what the last takeInto() mixed. */
+  private peak = 0;
 
   constructor(
     readonly id: number,
@@ -75,62 +77,82 @@ export class PlaybackStream {
     this.p.reset();
   }
 
-  /** Renders one quantum of the (running) stream and adds it to the left/right mix. */
-  render(mixL: Float32Array, mixR: Float32Array): void {
+  /**
+   * Renders one quantum of the (running) stream into the left/right mix:
+   * added to it, or written over it when `add` is false (the first stream).
+   */
+  render(mixL: Float32Array, mixR: Float32Array, add: boolean): void {
     const u = this.s.i32;
     const b = this.base;
     if (this.p.refresh(u, b)) this.sync();
-    const need = this.resampler.framesNeeded(QUANTUM);
-    const got = this.take(need);
-    const st = this.stereo;
-    if (!this.direct) {
-      const ch = this.p.channels;
-      const dec = this.decoded;
-      const l = this.left;
-      const r = this.right;
-      for (let f = 0; f < got; f++) {
-        st[2 * f] = dec[f * ch + l];
-        st[2 * f + 1] = dec[f * ch + r];
+    let peak: number;
+    if (this.direct && this.resampler.bypass) {
+      // Plain stereo at the context rate: decode straight into the mix.
+      const got = this.takeInto(QUANTUM, mixL, mixR, add);
+      if (got < QUANTUM && !add) {
+        mixL.fill(0, got);
+        mixR.fill(0, got);
       }
-    }
-    if (got < need) st.fill(0, 2 * got, 2 * need);
-    markXrun(u, b, this.id, this.events, got < need);
-    const out = this.resampler.pull(st, need, this.out, QUANTUM);
-    let peak = 0;
-    for (let f = 0; f < QUANTUM; f++) {
-      const l = out[2 * f];
-      const r = out[2 * f + 1];
-      mixL[f] += l;
-      mixR[f] += r;
-      const a = Math.max(l < 0 ? -l : l, r < 0 ? -r : r);
-      if (a > peak) peak = a;
+      markXrun(u, b, this.id, this.events, got < QUANTUM);
+      peak = this.peak;
+    } else {
+      const need = this.resampler.framesNeeded(QUANTUM);
+      const got = this.takeInto(need, null, null, add);
+      const st = this.stereo;
+      if (!this.direct) {
+        const ch = this.p.channels;
+        const dec = this.decoded;
+        const l = this.left;
+        const r = this.right;
+        for (let f = 0; f < got; f++) {
+          st[2 * f] = dec[f * ch + l];
+          st[2 * f + 1] = dec[f * ch + r];
+        }
+      }
+      if (got < need) st.fill(0, 2 * got, 2 * need);
+      markXrun(u, b, this.id, this.events, got < need);
+      const out = this.resampler.pull(st, need, this.out, QUANTUM);
+      peak = mixInterleaved(out, QUANTUM, mixL, mixR, 0, add);
     }
     this.s.f32[b + S_PEAK] = peak;
   }
 
-  /** Decodes up to `need` frames from the FIFO into `decoded`, completing finished messages. */
-  private take(need: number): number {
+  /**
+   * Takes up to `need` frames from the FIFO, completing finished messages.
+   * With a mix (plain stereo, no resampling) they go straight into it and
+   * `this.peak` is their peak; otherwise they are decoded into `stereo`
+   * (plain stereo) or `decoded` (any other layout). Returns frames taken.
+   */
+  private takeInto(
+    need: number,
+    mixL: Float32Array | null,
+    mixR: Float32Array | null,
+    add: boolean,
+  ): number {
     const u = this.s.i32;
     const b = this.base;
     const fb = this.p.frameBytes;
+    const ch = this.p.channels;
     let got = 0;
+    let peak = 0;
     while (got < need) {
       const m = this.tx.front(this.id);
       if (m < 0) break;
       const done = u[m + M_DONE];
       const avail = (u[m + M_BYTES] - done) / fb;
       const k = Math.min(need - got, avail);
-      // Plain stereo decodes straight into the L/R buffer; other layouts go through `decoded`.
-      const target = this.direct ? this.stereo : this.decoded;
-      this.io.read(
-        m,
-        done,
-        k * this.p.channels,
-        this.p.format,
-        this.p.sampleBytes,
-        target,
-        got * this.p.channels,
-      );
+      if (mixL !== null && mixR !== null) {
+        let pk = this.io.mixStereo(m, done, k, this.p.format, fb, mixL, mixR, got, add);
+        if (pk < 0) {
+          // Another format, or frames split across descriptors: decode, then mix.
+          this.io.read(m, done, k * 2, this.p.format, this.p.sampleBytes, this.stereo, 0);
+          pk = mixInterleaved(this.stereo, k, mixL, mixR, got, add);
+        }
+        if (pk > peak) peak = pk;
+      } else {
+        const target = this.direct ? this.stereo : this.decoded;
+        this.io.read(m, done, k * ch, this.p.format, this.p.sampleBytes, target, got * ch);
+      }
       const bytes = k * fb;
       u[m + M_DONE] = done + bytes;
       u[b + S_QUEUED_BYTES] -= bytes;
@@ -144,6 +166,31 @@ export class PlaybackStream {
         this.tx.completeFront(this.id, VIRTIO_SND_S_OK);
       }
     }
+    this.peak = peak;
     return got;
   }
+}
+
+/**
+ * Interleaved stereo `src` (`n` frames) into a planar mix
+ * at `off`: added, or assigned when `add` is false. Returns the peak.
+ */
+function mixInterleaved(
+  src: Float32Array,
+  n: number,
+  mixL: Float32Array,
+  mixR: Float32Array,
+  off: number,
+  add: boolean,
+): number {
+  let peak = 0;
+  for (let f = 0; f < n; f++) {
+    const l = src[2 * f];
+    const r = src[2 * f + 1];
+    mixL[off + f] = add ? mixL[off + f] + l : l;
+    mixR[off + f] = add ? mixR[off + f] + r : r;
+    const a = Math.max(l < 0 ? -l : l, r < 0 ? -r : r);
+    if (a > peak) peak = a;
+  }
+  return peak;
 }

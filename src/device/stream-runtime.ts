@@ -85,7 +85,8 @@ export function prepareStreamRuntime(
 export class StreamResampler {
   private readonly r: Resampler;
   private readonly base: number;
-  private bypass = true;
+  /** Equal rates (or no design): frames pass through untouched. */
+  bypass = true;
   private readonly descriptor = { L: 1, M: 1, taps: 2, rows: 1, exact: true };
 
   constructor(

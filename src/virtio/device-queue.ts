@@ -163,6 +163,19 @@ export class DeviceQueue {
   }
 
   /**
+   * A lock-free peek for the audio thread: false only when the queue is
+   * ready and the driver has made nothing new available. Never fails the
+   * queue; when unsure (not ready, a ring being moved) it answers true.
+   */
+  mayHaveAvailable(): boolean {
+    const s = this.state;
+    if (Atomics.load(s, QS_READY) !== 1) return true;
+    const at = s[QS_AVAIL] + AVAIL_IDX;
+    if (at < 0 || at + 2 > this.mem.size || (at & 1) !== 0) return true;
+    return this.mem.loadU16(at) !== s[QS_LAST_AVAIL];
+  }
+
+  /**
    * Pops the next available chain into `chain`. Returns POP_EMPTY, or a
    * ChainError: None when `chain` holds a valid chain. For any other error
    * the chain has been consumed from the avail ring (`chain.head` says which
