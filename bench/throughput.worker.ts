@@ -51,14 +51,13 @@ async function virtio(): Promise<void> {
   const bytes = new Uint8Array(chunk.buffer);
   const t0 = performance.now();
   if (d.mode === 'virtio-poll') {
-    // Like ringbuf.js's producer: write what fits, otherwise look at the used ring again.
+    // Like ringbuf.js's producer: spin on the free space (avail, after collecting
+    // completions from the used ring), then write what fits without blocking.
+    const opts = { nonblock: true };
     for (let done = 0; done < d.frames; ) {
       const want = Math.min(d.chunkFrames, d.frames - done);
-      const n = await pcm.writei(want === d.chunkFrames ? bytes : bytes.subarray(0, want * 8), {
-        nonblock: true,
-      });
-      done += n;
-      if (n === 0) driver.poll();
+      while (pcm.avail() < want) driver.poll();
+      done += await pcm.writei(want === d.chunkFrames ? bytes : bytes.subarray(0, want * 8), opts);
     }
   } else {
     for (let done = 0; done < d.frames; done += d.chunkFrames) {

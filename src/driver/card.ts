@@ -194,9 +194,12 @@ export class VirtioSndDriver implements CardContext {
   }
 
   kick(vss: VirtioPcmSubstream): () => void {
-    const q = vss.direction === 'playback' ? VQ_TX : VQ_RX;
-    return () => this.transport.notify(q);
+    return vss.direction === 'playback' ? this.kickTx : this.kickRx;
   }
+
+  // Made once: kick() runs for every message sent, and the data path allocates nothing it need not.
+  private readonly kickTx = () => this.transport.notify(VQ_TX);
+  private readonly kickRx = () => this.transport.notify(VQ_RX);
 
   private postEventBuffers(): void {
     const q = this.queues[VQ_EVENT] as DriverQueue<number>;

@@ -66,6 +66,17 @@ export interface PeriodEvent {
 /** Limits the driver places on a period (Linux: 2..VIRTIO queue size periods). */
 export const PERIODS_MIN = 2;
 export const PERIODS_MAX = 128;
+// The states each operation allows (module constants: the data path allocates nothing).
+const FOR_HW_PARAMS: readonly PcmState[] = ['open', 'setup', 'prepared'];
+const FOR_PREPARE: readonly PcmState[] = ['setup', 'prepared', 'xrun'];
+const FOR_START: readonly PcmState[] = ['prepared'];
+const FOR_STOP: readonly PcmState[] = ['prepared', 'running', 'paused', 'draining', 'xrun'];
+const FOR_DRAIN: readonly PcmState[] = ['prepared', 'running'];
+const FOR_PAUSE: readonly PcmState[] = ['running'];
+const FOR_RESUME: readonly PcmState[] = ['paused'];
+const FOR_WRITE: readonly PcmState[] = ['prepared', 'running', 'paused'];
+const FOR_READ: readonly PcmState[] = ['running', 'paused'];
+
 /** How long stop/close wait for the device to return every message (Linux's msg timeout). */
 export const RELEASE_TIMEOUT_MS = 1000;
 
@@ -102,7 +113,7 @@ export class PcmStream {
    */
   async hwParams(req: HwParams): Promise<PcmParams> {
     const v = this.vss;
-    this.requireState('hwParams', ['open', 'setup', 'prepared']);
+    this.requireState('hwParams', FOR_HW_PARAMS);
     if (v.msgCount > 0) throw new PcmStateError('hwParams', 'messages in flight');
     const hw = v.hw;
     const { format, rate, channels, periodFrames, periods } = req;
@@ -177,7 +188,7 @@ export class PcmStream {
   /** PREPARE: resets positions; after a stop or xrun, releases the device stream first. */
   async prepare(): Promise<void> {
     const v = this.vss;
-    this.requireState('prepare', ['setup', 'prepared', 'xrun']);
+    this.requireState('prepare', FOR_PREPARE);
     await this.stopping;
     if (v.deviceState === 'running') await this.sendCommand(VIRTIO_SND_R_PCM_STOP, 'stopped');
     if (v.deviceState === 'stopped' || v.msgCount > 0) await this.release();
@@ -198,7 +209,7 @@ export class PcmStream {
   /** START: capture queues every period first; playback plays what was written. */
   async start(): Promise<void> {
     const v = this.vss;
-    this.requireState('start', ['prepared']);
+    this.requireState('start', FOR_START);
     v.xferEnabled = true;
     if (v.direction === 'capture')
       pcmMsgSendAll(v, this.card.mem, this.card.queueOf(v), this.card.kick(v));
@@ -216,7 +227,7 @@ export class PcmStream {
   /** Stops at once, dropping what is queued (snd_pcm_drop); the stream goes back to setup. */
   async stop(): Promise<void> {
     const v = this.vss;
-    this.requireState('stop', ['prepared', 'running', 'paused', 'draining', 'xrun']);
+    this.requireState('stop', FOR_STOP);
     v.xferEnabled = false;
     await this.stopping;
     if (v.deviceState === 'running') await this.sendCommand(VIRTIO_SND_R_PCM_STOP, 'stopped');
@@ -229,7 +240,7 @@ export class PcmStream {
   async drain(): Promise<void> {
     const v = this.vss;
     if (v.direction === 'capture') return this.stop();
-    this.requireState('drain', ['prepared', 'running']);
+    this.requireState('drain', FOR_DRAIN);
     if (v.applPtr === v.hwPtr) return this.stop();
     v.drainTarget = v.applPtr;
     if (v.state === 'prepared') await this.start();
@@ -246,11 +257,11 @@ export class PcmStream {
   async pause(enable: boolean): Promise<void> {
     const v = this.vss;
     if (enable) {
-      this.requireState('pause', ['running']);
+      this.requireState('pause', FOR_PAUSE);
       v.state = 'paused';
       await this.sendCommand(VIRTIO_SND_R_PCM_STOP, 'stopped');
     } else {
-      this.requireState('pause', ['paused']);
+      this.requireState('pause', FOR_RESUME);
       v.state = 'running';
       await this.sendCommand(VIRTIO_SND_R_PCM_START, 'running');
     }
@@ -336,7 +347,7 @@ export class PcmStream {
     const frames = bytes.length / p.frameBytes;
     let done = 0;
     while (done < frames) {
-      this.requireState('writei', ['prepared', 'running', 'paused']);
+      this.requireState('writei', FOR_WRITE);
       const room = this.avail();
       if (room === 0) {
         if (opts.nonblock) break;
@@ -344,7 +355,7 @@ export class PcmStream {
         continue;
       }
       const n = Math.min(room, frames - done);
-      this.copyIn(bytes.subarray(done * p.frameBytes, (done + n) * p.frameBytes));
+      this.copyIn(bytes, done * p.frameBytes, n * p.frameBytes);
       done += n;
       if (v.state === 'prepared' && v.applPtr - v.hwPtr >= v.startThreshold) await this.start();
     }
@@ -370,7 +381,7 @@ export class PcmStream {
     const frames = bytes.length / p.frameBytes;
     let done = 0;
     while (done < frames) {
-      this.requireState('readi', ['running', 'paused']);
+      this.requireState('readi', FOR_READ);
       const have = this.avail();
       if (have === 0) {
         if (opts.nonblock) break;
@@ -453,21 +464,25 @@ export class PcmStream {
     v.wake();
   }
 
-  private copyIn(src: Uint8Array): void {
+  /** Copies `length` bytes of `src` from `start` into the buffer at applPtr, sending full periods. */
+  private copyIn(src: Uint8Array, start: number, length: number): void {
     const v = this.vss;
     const p = v.params!;
     let off = (v.applPtr % p.bufferFrames) * p.frameBytes;
-    let k = 0;
-    while (k < src.length) {
-      const n = Math.min(src.length - k, p.bufferBytes - off);
-      this.card.mem.u8.set(src.subarray(k, k + n), v.bufferAddr + off);
+    let k = start;
+    const end = start + length;
+    while (k < end) {
+      const n = Math.min(end - k, p.bufferBytes - off);
+      // The whole of src needs no subarray (no allocation per write).
+      const part = k === 0 && n === src.length ? src : src.subarray(k, k + n);
+      this.card.mem.u8.set(part, v.bufferAddr + off);
       if (v.state !== 'draining') {
         pcmMsgSendWritten(v, this.card.mem, this.card.queueOf(v), this.card.kick(v), off, n);
       }
       k += n;
       off = (off + n) % p.bufferBytes;
     }
-    v.applPtr += src.length / p.frameBytes;
+    v.applPtr += length / p.frameBytes;
   }
 
   private copyOut(dst: Uint8Array): void {
