@@ -57,11 +57,11 @@ import { Jacks } from './jacks.ts';
 import { PcmControl } from './pcm-control.ts';
 import { withLock } from './queue-lock.ts';
 import type { RenderState } from './render-state.ts';
+import { isSharedArrayBuffer, startServiceLoop } from './service-loop.ts';
 import {
   G_CAPTURE,
   G_PLAYBACK,
   H_ACTIVE,
-  H_DOORBELL,
   H_INT_FLAGS,
   H_LOCK_RX,
   H_LOCK_TX,
@@ -405,47 +405,4 @@ export class VirtioSndDevice implements VirtioDevice {
     this.serviceLoop?.stop();
     this.serviceLoop = null;
   }
-}
-
-function isSharedArrayBuffer(b: unknown): b is SharedArrayBuffer {
-  return typeof SharedArrayBuffer !== 'undefined' && b instanceof SharedArrayBuffer;
-}
-
-/** Calls `f` whenever the doorbell word changes, without blocking the thread. */
-function startServiceLoop(i32: Int32Array, f: () => void): { stop(): void } {
-  let running = true;
-  const waitAsync = (
-    Atomics as unknown as {
-      waitAsync?: (
-        a: Int32Array,
-        i: number,
-        v: number,
-      ) => { async: boolean; value: Promise<string> | string };
-    }
-  ).waitAsync;
-  if (typeof waitAsync === 'function' && isSharedArrayBuffer(i32.buffer)) {
-    const loop = async () => {
-      while (running) {
-        const seen = Atomics.load(i32, H_DOORBELL);
-        const r = waitAsync(i32, H_DOORBELL, seen);
-        if (r.async) await r.value;
-        if (running) f();
-      }
-    };
-    void loop();
-    return {
-      stop() {
-        running = false;
-        Atomics.add(i32, H_DOORBELL, 1);
-        Atomics.notify(i32, H_DOORBELL);
-      },
-    };
-  }
-  // No Atomics.waitAsync (or no shared memory): poll at a rate well above period rates.
-  const timer = setInterval(f, 2);
-  return {
-    stop() {
-      clearInterval(timer);
-    },
-  };
 }
