@@ -333,6 +333,8 @@ export class PcmStream {
    * Writes interleaved frames in the stream's format. Blocking (default)
    * waits for room until everything is written; non-blocking writes what
    * fits. Returns frames written. Starts playback at the start threshold.
+   * An xrun throws XrunError, unless some frames were already written: then
+   * it returns their count and the next call throws (snd_pcm_writei).
    */
   async writei(data: ArrayBufferView, opts: { nonblock?: boolean } = {}): Promise<number> {
     const v = this.vss;
@@ -347,6 +349,8 @@ export class PcmStream {
     const frames = bytes.length / p.frameBytes;
     let done = 0;
     while (done < frames) {
+      // As snd_pcm_writei: an xrun after a partial write returns the count; the next call throws.
+      if (done > 0 && v.state === 'xrun') break;
       this.requireState('writei', FOR_WRITE);
       const room = this.avail();
       if (room === 0) {
@@ -381,6 +385,7 @@ export class PcmStream {
     const frames = bytes.length / p.frameBytes;
     let done = 0;
     while (done < frames) {
+      if (done > 0 && v.state === 'xrun') break;
       this.requireState('readi', FOR_READ);
       const have = this.avail();
       if (have === 0) {

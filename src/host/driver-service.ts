@@ -14,7 +14,7 @@ import type { RenderState } from '../device/render-state.ts';
 import type { VirtioSndDeviceOptions } from '../device/virtio-snd-device.ts';
 import { VirtioSndDevice } from '../device/virtio-snd-device.ts';
 import { VirtioSndDriver } from '../driver/card.ts';
-import { VirtioSndError } from '../driver/errors.ts';
+import { VirtioSndError, XrunError } from '../driver/errors.ts';
 import type { HwParams, PcmStream } from '../driver/pcm-ops.ts';
 import { PCM_FORMAT_INFO } from '../snd/protocol.ts';
 import { VirtioMmioTransport } from '../virtio/mmio.ts';
@@ -315,12 +315,20 @@ export class DriverService {
     ctl.done = (async () => {
       let written = 0;
       try {
+        const fb = s.params!.frameBytes;
         for (;;) {
           if (ctl.stop) return;
           const chunk = next(written);
           if (!chunk) break;
-          if (s.state === 'xrun') await s.recover();
-          written += await s.writei(chunk);
+          // An xrun (the page or the Worker was too slow) is recovered from, like
+          // aplay does, and the rest of the chunk is written: the player goes on.
+          for (let off = 0; off < chunk.length; ) {
+            if (ctl.stop) return;
+            if (s.state === 'xrun') await s.recover();
+            const n = await framesOrXrun(s.writei(off === 0 ? chunk : chunk.subarray(off)));
+            off += n * fb;
+            written += n;
+          }
         }
         if (s.state === 'prepared') await s.start();
         await s.drain();
@@ -346,7 +354,7 @@ export class DriverService {
         await s.start();
         while (!rec.stop) {
           const buf = new Uint8Array(periodBytes);
-          const n = await s.readi(buf);
+          const n = await framesOrXrun(s.readi(buf));
           rec.chunks.push(buf.subarray(0, n * s.params!.frameBytes));
           if (s.state === 'xrun') await s.recover();
         }
@@ -382,5 +390,15 @@ export class DriverService {
     const s = this.driver.streams.find((x) => x.vss.direction === direction);
     if (!s) throw new VirtioSndError(`the card has no ${direction} stream`);
     return s.id;
+  }
+}
+
+/** Frames moved, or 0 when the stream hit an xrun (the caller recovers) instead of a throw. */
+async function framesOrXrun(io: Promise<number>): Promise<number> {
+  try {
+    return await io;
+  } catch (e) {
+    if (e instanceof XrunError) return 0;
+    throw e;
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { XrunError } from '../../src/driver/errors.ts';
 import { VIRTIO_SND_PCM_FMT_S16 } from '../../src/snd/protocol.ts';
-import { InProcess, QUANTUM } from '../helpers/in-process.ts';
+import { InProcess, QUANTUM, settle } from '../helpers/in-process.ts';
 
 const S16 = VIRTIO_SND_PCM_FMT_S16;
 const period = (frames: number, v: number) => new Int16Array(frames * 2).fill(v);
@@ -32,6 +32,24 @@ describe('xrun and recovery', () => {
     expect(l[start]).toBe(2000 / 32768);
     expect(l[start + 511]).toBe(2000 / 32768);
     expect(pcm.hwPtr).toBe(512);
+  });
+
+  it('a blocking writei cut short by an xrun returns what it wrote; the next call throws', async () => {
+    const p = await InProcess.create();
+    const pcm = p.driver.pcm(0);
+    await pcm.hwParams({ format: S16, rate: 48000, channels: 2, periodFrames: 256, periods: 4 });
+    await pcm.prepare();
+    // 1536 frames into a 1024-frame buffer: it fills the buffer, starts, and waits for room.
+    const pending = pcm.writei(period(1536, 7));
+    await settle();
+    expect(pcm.state).toBe('running');
+    // The device plays 10 quanta before the driver hears of any: it runs dry.
+    const out = [[new Float32Array(QUANTUM), new Float32Array(QUANTUM)]];
+    for (let i = 0; i < 10; i++) p.renderer.process([[]], out);
+    p.device.service();
+    await expect(pending).resolves.toBe(1024);
+    expect(pcm.state).toBe('xrun');
+    await expect(pcm.writei(period(256, 1))).rejects.toBeInstanceOf(XrunError);
   });
 
   it('an XRUN event for a stream with nothing queued is an xrun at once', async () => {
