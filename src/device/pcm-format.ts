@@ -86,6 +86,8 @@ export class PcmCodec {
   private readonly i32: Int32Array;
   private readonly f32: Float32Array;
   private readonly f64: Float64Array;
+  /** Peak |sample| of the frames the last successful mixStereo() mixed. */
+  peak = 0;
 
   /** `bytes` must start at offset 0 of its buffer (true for guest memory and fresh scratch arrays). */
   constructor(bytes: Uint8Array) {
@@ -177,8 +179,10 @@ export class PcmCodec {
   /**
    * The hot path of plain stereo playback: `frames` interleaved FLOAT or S16
    * frames at an aligned address go straight into a planar mix (added, or
-   * assigned when `add` is false), in one pass. Returns the peak |sample|, or
-   * -1 when the format or alignment has no fast path (nothing is written).
+   * assigned when `add` is false), in one pass, leaving their peak |sample|
+   * in `peak`. Returns false, writing nothing, when the format or alignment
+   * has no fast path. (A boolean, not the peak: a double returned from a call
+   * that is not inlined is a heap allocation, and this runs every quantum.)
    */
   mixStereo(
     format: number,
@@ -188,7 +192,7 @@ export class PcmCodec {
     mixR: Float32Array,
     off: number,
     add: boolean,
-  ): number {
+  ): boolean {
     if (format === VIRTIO_SND_PCM_FMT_FLOAT && (src & 3) === 0) {
       const f32 = this.f32;
       const b = src >>> 2;
@@ -210,7 +214,10 @@ export class PcmCodec {
           // biome-ignore lint/complexity/useMathMinMax: a compare is faster here
           peak = c > peak ? c : peak;
         }
-        if (!Number.isNaN(sum) && peak <= 1) return peak;
+        if (!Number.isNaN(sum) && peak <= 1) {
+          this.peak = peak;
+          return true;
+        }
         peak = 0;
       }
       // A second stream (adding), or samples a hostile guest made NaN or too loud.
@@ -221,7 +228,8 @@ export class PcmCodec {
         mixR[off + i] = add ? mixR[off + i] + r : r;
         peak = Math.max(peak, Math.abs(l), Math.abs(r));
       }
-      return peak;
+      this.peak = peak;
+      return true;
     }
     if (format === VIRTIO_SND_PCM_FMT_S16 && (src & 1) === 0) {
       const i16 = this.i16;
@@ -238,9 +246,10 @@ export class PcmCodec {
         // biome-ignore lint/complexity/useMathMinMax: a compare is faster here
         peak = c > peak ? c : peak;
       }
-      return peak;
+      this.peak = peak;
+      return true;
     }
-    return -1;
+    return false;
   }
 
   /** Encodes `samples` samples from input[inOffset...] as `format` at byte address `dst`. */

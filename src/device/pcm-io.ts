@@ -37,8 +37,9 @@ export class PcmIo {
 
   /**
    * PcmCodec.mixStereo for `frames` frames (`frameBytes` each) at payload
-   * byte `offset` of message `m`, when they lie in one segment. Returns the
-   * peak, or -1 when the caller must take the general path.
+   * byte `offset` of message `m`, when they lie in one segment (the peak is
+   * then in codec.peak). Returns false when the caller must take the
+   * general path.
    */
   mixStereo(
     m: number,
@@ -50,20 +51,20 @@ export class PcmIo {
     mixR: Float32Array,
     off: number,
     add: boolean,
-  ): number {
+  ): boolean {
     const u = this.s.i32;
     const nseg = u[m + M_SEGMENTS];
     let segStart = 0;
     for (let seg = 0; seg < nseg; seg++) {
       const len = u[m + M_SEG_BASE + 2 * seg + 1];
       if (offset < segStart + len) {
-        if (offset + frames * frameBytes > segStart + len) return -1;
+        if (offset + frames * frameBytes > segStart + len) return false;
         const addr = (u[m + M_SEG_BASE + 2 * seg] >>> 0) + (offset - segStart);
         return this.codec.mixStereo(format, addr, frames, mixL, mixR, off, add);
       }
       segStart += len;
     }
-    return -1;
+    return false;
   }
 
   /** Encodes `samples` samples from `src[srcOffset...]` into message `m` at payload byte `offset`. */

@@ -85,7 +85,6 @@ export class PlaybackStream {
     const u = this.s.i32;
     const b = this.base;
     if (this.p.refresh(u, b)) this.sync();
-    let peak: number;
     if (this.direct && this.resampler.bypass) {
       // Plain stereo at the context rate: decode straight into the mix.
       const got = this.takeInto(QUANTUM, mixL, mixR, add);
@@ -94,7 +93,6 @@ export class PlaybackStream {
         mixR.fill(0, got);
       }
       markXrun(u, b, this.id, this.events, got < QUANTUM);
-      peak = this.peak;
     } else {
       const need = this.resampler.framesNeeded(QUANTUM);
       const got = this.takeInto(need, null, null, add);
@@ -112,9 +110,10 @@ export class PlaybackStream {
       if (got < need) st.fill(0, 2 * got, 2 * need);
       markXrun(u, b, this.id, this.events, got < need);
       const out = this.resampler.pull(st, need, this.out, QUANTUM);
-      peak = mixInterleaved(out, QUANTUM, mixL, mixR, 0, add);
+      this.peak = 0;
+      this.mixInterleaved(out, QUANTUM, mixL, mixR, 0, add);
     }
-    this.s.f32[b + S_PEAK] = peak;
+    this.s.f32[b + S_PEAK] = this.peak;
   }
 
   /**
@@ -134,7 +133,7 @@ export class PlaybackStream {
     const fb = this.p.frameBytes;
     const ch = this.p.channels;
     let got = 0;
-    let peak = 0;
+    this.peak = 0;
     while (got < need) {
       const m = this.tx.front(this.id);
       if (m < 0) break;
@@ -142,13 +141,14 @@ export class PlaybackStream {
       const avail = (u[m + M_BYTES] - done) / fb;
       const k = Math.min(need - got, avail);
       if (mixL !== null && mixR !== null) {
-        let pk = this.io.mixStereo(m, done, k, this.p.format, fb, mixL, mixR, got, add);
-        if (pk < 0) {
+        if (this.io.mixStereo(m, done, k, this.p.format, fb, mixL, mixR, got, add)) {
+          const pk = this.io.codec.peak;
+          if (pk > this.peak) this.peak = pk;
+        } else {
           // Another format, or frames split across descriptors: decode, then mix.
           this.io.read(m, done, k * 2, this.p.format, this.p.sampleBytes, this.stereo, 0);
-          pk = mixInterleaved(this.stereo, k, mixL, mixR, got, add);
+          this.mixInterleaved(this.stereo, k, mixL, mixR, got, add);
         }
-        if (pk > peak) peak = pk;
       } else {
         const target = this.direct ? this.stereo : this.decoded;
         this.io.read(m, done, k * ch, this.p.format, this.p.sampleBytes, target, got * ch);
@@ -166,31 +166,30 @@ export class PlaybackStream {
         this.tx.completeFront(this.id, VIRTIO_SND_S_OK);
       }
     }
-    this.peak = peak;
     return got;
   }
-}
 
-/**
- * Interleaved stereo `src` (`n` frames) into a planar mix
- * at `off`: added, or assigned when `add` is false. Returns the peak.
- */
-function mixInterleaved(
-  src: Float32Array,
-  n: number,
-  mixL: Float32Array,
-  mixR: Float32Array,
-  off: number,
-  add: boolean,
-): number {
-  let peak = 0;
-  for (let f = 0; f < n; f++) {
-    const l = src[2 * f];
-    const r = src[2 * f + 1];
-    mixL[off + f] = add ? mixL[off + f] + l : l;
-    mixR[off + f] = add ? mixR[off + f] + r : r;
-    const a = Math.max(l < 0 ? -l : l, r < 0 ? -r : r);
-    if (a > peak) peak = a;
+  /**
+   * Interleaved stereo `src` (`n` frames) into a planar mix at `off`: added,
+   * or assigned when `add` is false; raises `this.peak` to their peak.
+   */
+  private mixInterleaved(
+    src: Float32Array,
+    n: number,
+    mixL: Float32Array,
+    mixR: Float32Array,
+    off: number,
+    add: boolean,
+  ): void {
+    let peak = this.peak;
+    for (let f = 0; f < n; f++) {
+      const l = src[2 * f];
+      const r = src[2 * f + 1];
+      mixL[off + f] = add ? mixL[off + f] + l : l;
+      mixR[off + f] = add ? mixR[off + f] + r : r;
+      const a = Math.max(l < 0 ? -l : l, r < 0 ? -r : r);
+      if (a > peak) peak = a;
+    }
+    this.peak = peak;
   }
-  return peak;
 }
