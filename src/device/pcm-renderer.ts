@@ -29,6 +29,7 @@ import {
   G_CAPTURE,
   G_PLAYBACK,
   H_ACTIVE,
+  H_EVT_OVERFLOWED,
   H_EVT_WRITE,
   H_FRAMES_HI,
   H_FRAMES_LO,
@@ -116,6 +117,7 @@ export class PcmRenderer {
     let flags = 0;
     let mixed = false;
     const events = Atomics.load(i32, H_EVT_WRITE);
+    const overflowed = Atomics.load(i32, H_EVT_OVERFLOWED);
     if (Atomics.load(i32, H_ACTIVE) === 1) {
       const gen = Atomics.load(i32, H_RESET_GEN);
       if (gen !== this.resetGen) this.dropPrivateState(gen);
@@ -128,7 +130,12 @@ export class PcmRenderer {
       mixR.fill(0);
     }
     this.writeOutputs(out, mixL, mixR, direct);
-    if (flags !== 0 || Atomics.load(i32, H_EVT_WRITE) !== events) this.s.ring(flags);
+    if (
+      flags !== 0 ||
+      Atomics.load(i32, H_EVT_WRITE) !== events ||
+      Atomics.load(i32, H_EVT_OVERFLOWED) !== overflowed
+    )
+      this.s.ring(flags);
   }
 
   private dropPrivateState(gen: number): void {

@@ -33,7 +33,8 @@ export const H_ACTIVE = 7;
 export const H_RESET_GEN = 8;
 export const H_EVT_WRITE = 9;
 export const H_EVT_READ = 10;
-export const H_EVT_DROPPED = 11;
+/** Events that found the event ring full and went through the per-stream overflow counters. */
+export const H_EVT_OVERFLOWED = 11;
 /** Audio frames rendered at the context rate (low/high 32 bits). */
 export const H_FRAMES_LO = 12;
 export const H_FRAMES_HI = 13;
@@ -93,6 +94,13 @@ export const S_PEAK = 23;
  * audio clock up with the stream.
  */
 export const S_START_FRAME = 24;
+/**
+ * PERIOD_ELAPSED / XRUN events of this stream that found the event ring
+ * full: counted here (renderer adds, control plane takes with exchange)
+ * and delivered after the ring's, so none is ever lost.
+ */
+export const S_EVT_PERIODS_OVERFLOW = 25;
+export const S_EVT_XRUNS_OVERFLOW = 26;
 export const STREAM_WORDS = 32;
 
 /** Per in-flight I/O message (indexed by descriptor head). */

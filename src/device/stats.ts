@@ -6,7 +6,7 @@
 import type { ResolvedStream } from './config.ts';
 import {
   H_BAD_MESSAGES,
-  H_EVT_DROPPED,
+  H_EVT_OVERFLOWED,
   H_FRAMES_HI,
   H_FRAMES_LO,
   H_QUANTUM,
@@ -58,7 +58,8 @@ export interface DeviceStats {
   frames: number;
   txBytes: number;
   rxBytes: number;
-  eventsDropped: number;
+  /** PCM events that found the renderer's event ring full (delivered all the same, later). */
+  eventsOverflowed: number;
   badMessages: number;
   controlRequests: number;
   eventsDelivered: number;
@@ -79,7 +80,7 @@ export function readStats(
     frames: u64(i[H_FRAMES_LO], i[H_FRAMES_HI]),
     txBytes: i[H_TX_BYTES] >>> 0,
     rxBytes: i[H_RX_BYTES] >>> 0,
-    eventsDropped: i[H_EVT_DROPPED],
+    eventsOverflowed: i[H_EVT_OVERFLOWED],
     badMessages: i[H_BAD_MESSAGES],
     ...extra,
     streams: streams.map((st, id) => {

@@ -15,6 +15,12 @@ function ring(i32: Int32Array): void {
 
 const settle = () => new Promise((r) => setTimeout(r, 50));
 
+/** Waits (up to 10 s: a loaded machine is slow, not wrong) until `done()` holds. */
+async function until(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done() && Date.now() < deadline) await settle();
+}
+
 describe('startServiceLoop', () => {
   it('services a ring that arrives during service()', async () => {
     const i32 = new Int32Array(new SharedArrayBuffer(64));
@@ -26,6 +32,7 @@ describe('startServiceLoop', () => {
     });
     await settle();
     ring(i32);
+    await until(() => calls >= 2);
     await settle();
     expect(calls).toBe(2);
     loop.stop();
@@ -41,7 +48,7 @@ describe('startServiceLoop', () => {
     });
     await settle();
     for (let k = 0; k < 100; k++) ring(i32);
-    await settle();
+    await until(() => seenAtLastCall === Atomics.load(i32, H_DOORBELL));
     expect(calls).toBeGreaterThan(0);
     // The last service() saw the final doorbell value: nothing was left unserviced.
     expect(seenAtLastCall).toBe(Atomics.load(i32, H_DOORBELL));
@@ -56,7 +63,7 @@ describe('startServiceLoop', () => {
     const i32 = new Int32Array(new ArrayBuffer(64));
     let calls = 0;
     const loop = startServiceLoop(i32, () => calls++);
-    await settle();
+    await until(() => calls > 3);
     loop.stop();
     expect(calls).toBeGreaterThan(3);
   });
