@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import * as P from '../../src/snd/protocol.ts';
 import { VIRTIO_STATUS_DEVICE_NEEDS_RESET } from '../../src/virtio/features.ts';
 import { MMIO } from '../../src/virtio/mmio.ts';
+import { CHMAP } from '../helpers/chmap-positions.ts';
 import { SndGuest } from '../helpers/snd-guest.ts';
 
 const OK = P.VIRTIO_SND_S_OK;
@@ -207,17 +208,7 @@ describe('*_INFO requests: exact answers', () => {
     const r = g.query(P.VIRTIO_SND_R_CHMAP_INFO, 0, 7, 24);
     expect(r.status).toBe(OK);
     expect(r.len).toBe(4 + 7 * 24);
-    const { MONO, FL, FR, RL, RR, FC, LFE, SL, SR } = {
-      MONO: P.VIRTIO_SND_CHMAP_MONO,
-      FL: P.VIRTIO_SND_CHMAP_FL,
-      FR: P.VIRTIO_SND_CHMAP_FR,
-      RL: P.VIRTIO_SND_CHMAP_RL,
-      RR: P.VIRTIO_SND_CHMAP_RR,
-      FC: P.VIRTIO_SND_CHMAP_FC,
-      LFE: P.VIRTIO_SND_CHMAP_LFE,
-      SL: P.VIRTIO_SND_CHMAP_SL,
-      SR: P.VIRTIO_SND_CHMAP_SR,
-    };
+    const { MONO, FL, FR, RL, RR, FC, LFE, SL, SR } = CHMAP;
     expect(bytes(r)).toEqual([
       ...chmapInfo(0, [MONO]),
       ...chmapInfo(0, [FL, FR]),

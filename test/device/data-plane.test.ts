@@ -8,6 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as P from '../../src/snd/protocol.ts';
+import { CHMAP } from '../helpers/chmap-positions.ts';
 import { QUANTUM, SndGuest } from '../helpers/snd-guest.ts';
 
 const OK = P.VIRTIO_SND_S_OK;
@@ -117,17 +118,7 @@ describe('playback', () => {
     }
   });
 
-  const C = {
-    MONO: P.VIRTIO_SND_CHMAP_MONO,
-    FL: P.VIRTIO_SND_CHMAP_FL,
-    FR: P.VIRTIO_SND_CHMAP_FR,
-    RL: P.VIRTIO_SND_CHMAP_RL,
-    RR: P.VIRTIO_SND_CHMAP_RR,
-    FC: P.VIRTIO_SND_CHMAP_FC,
-    LFE: P.VIRTIO_SND_CHMAP_LFE,
-    SL: P.VIRTIO_SND_CHMAP_SL,
-    SR: P.VIRTIO_SND_CHMAP_SR,
-  };
+  const C = CHMAP;
   const placements: [
     string,
     { direction: 'output'; positions: number[] }[] | undefined,
