@@ -296,6 +296,41 @@ describe('event queue', () => {
     expect(xruns(g, 0)).toBe(0);
   });
 
+  it('a guest that posts no event buffers cannot grow the backlog without end; nothing is lost', () => {
+    const g = new SndGuest({}, 16 << 20).init({ eventBuffers: 0 });
+    setup(g, 0, PERIODS | XRUNS, 8); // 16 PERIOD_ELAPSED per quantum
+    const data = g.alloc.alloc(8 * 4, 8);
+    const quanta = 400;
+    const messages = 16 * quanta; // 6400 events: past the 4096 kept one by one
+    let sent = 0;
+    const feed = () => {
+      while (sent < messages && g.queues[2].numFree >= 3) {
+        g.txAt(0, data, 8 * 4);
+        sent++;
+      }
+    };
+    feed();
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(OK);
+    for (let q = 0; q < quanta; q++) {
+      if (q === 300) g.device.setJackConnected(0, false); // raised after the cap was passed
+      g.quantum();
+      feed();
+    }
+    expect(g.device.stats().eventBacklog).toBe(messages + 1);
+    while (g.device.stats().eventBacklog > 0) {
+      for (let i = 0; i < 64; i++) g.postEventBuffer();
+      g.collect();
+    }
+    const pe = P.VIRTIO_SND_EVT_PCM_PERIOD_ELAPSED;
+    expect(g.events.filter((e) => e.code === pe && e.data === 0).length).toBe(messages);
+    expect(g.events.filter((e) => e.code === P.VIRTIO_SND_EVT_JACK_DISCONNECTED)).toEqual([
+      { code: P.VIRTIO_SND_EVT_JACK_DISCONNECTED, data: 0 },
+    ]);
+    // The first 4096 came in the order they were raised.
+    expect(g.events.slice(0, 4096).every((e) => e.code === pe)).toBe(true);
+    expect(g.events.length).toBe(messages + 1);
+  });
+
   it('returns read-only or too-small event buffers unused', () => {
     const g = new SndGuest().init({ eventBuffers: 0 });
     const a = g.alloc.alloc(8, 8);
