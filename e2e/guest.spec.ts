@@ -88,6 +88,7 @@ test('Linux in v86 plays and records through the device', async ({ page }) => {
     };
   });
   console.log(`aplay through the guest: ${JSON.stringify(r)}`);
+  expect(r.xruns, 'the guest underran: the machine could not run it in real time').toBe(0);
   expect(r.lost).toBe(0);
   expect(r.start).toBeGreaterThanOrEqual(0);
   expect(r.start + r.frames).toBeLessThanOrEqual(r.total);
