@@ -217,18 +217,32 @@ export class Resampler {
       rowA = this.tableOffset + r0 * taps;
     }
     const rowB = rowA + taps;
-    for (let c = 0; c < ch; c++) {
-      let acc = 0;
-      let h = first + c;
-      if (frac === 0) {
-        for (let k = 0; k < taps; k++, h += ch) acc += hist[h] * t[rowA + k];
-      } else {
-        for (let k = 0; k < taps; k++, h += ch) {
-          const a = t[rowA + k];
-          acc += hist[h] * (a + frac * (t[rowB + k] - a));
-        }
+    if (ch === 2 && frac === 0) {
+      // Stereo on an exact table (the usual case): both channels in one pass,
+      // one coefficient load for two products; the same sums in the same order.
+      let accL = 0;
+      let accR = 0;
+      for (let k = 0, h = first; k < taps; k++, h += 2) {
+        const w = t[rowA + k];
+        accL += hist[h] * w;
+        accR += hist[h + 1] * w;
       }
-      output[n * ch + c] = acc;
+      output[2 * n] = accL;
+      output[2 * n + 1] = accR;
+    } else {
+      for (let c = 0; c < ch; c++) {
+        let acc = 0;
+        let h = first + c;
+        if (frac === 0) {
+          for (let k = 0; k < taps; k++, h += ch) acc += hist[h] * t[rowA + k];
+        } else {
+          for (let k = 0; k < taps; k++, h += ch) {
+            const a = t[rowA + k];
+            acc += hist[h] * (a + frac * (t[rowB + k] - a));
+          }
+        }
+        output[n * ch + c] = acc;
+      }
     }
     // `| 0` keeps these small integers (Smis): a double here would box on every store.
     const p = (this.phase + this.M) | 0;
