@@ -22,6 +22,18 @@ function setup(g: SndGuest, streamId: number, features: number, periodFrames = 1
   expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_PREPARE, streamId)).toBe(OK);
 }
 
+/** Queues stream 0's 8-frame S16 stereo TX messages, up to `messages` in all, as room allows. */
+function tinyPeriodFeeder(g: SndGuest, messages: number): () => void {
+  const data = g.alloc.alloc(8 * 4, 8);
+  let sent = 0;
+  return () => {
+    while (sent < messages && g.queues[2].numFree >= 3) {
+      g.txAt(0, data, 8 * 4);
+      sent++;
+    }
+  };
+}
+
 const xruns = (g: SndGuest, id: number) =>
   g.events.filter((e) => e.code === P.VIRTIO_SND_EVT_PCM_XRUN && e.data === id).length;
 
@@ -265,16 +277,9 @@ describe('event queue', () => {
     // 8-frame periods: 16 PERIOD_ELAPSED per quantum, 1600 over 100 quanta that
     // the control plane does not service: far more than the 256-entry ring holds.
     setup(g, 0, PERIODS | XRUNS, 8);
-    const data = g.alloc.alloc(8 * 4, 8);
     const quanta = 100;
     const messages = 16 * quanta;
-    let sent = 0;
-    const feed = () => {
-      while (sent < messages && g.queues[2].numFree >= 3) {
-        g.txAt(0, data, 8 * 4);
-        sent++;
-      }
-    };
+    const feed = tinyPeriodFeeder(g, messages);
     feed();
     expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(OK);
     const out = [[new Float32Array(QUANTUM), new Float32Array(QUANTUM)]];
@@ -299,16 +304,9 @@ describe('event queue', () => {
   it('a guest that posts no event buffers cannot grow the backlog without end; nothing is lost', () => {
     const g = new SndGuest({}, 16 << 20).init({ eventBuffers: 0 });
     setup(g, 0, PERIODS | XRUNS, 8); // 16 PERIOD_ELAPSED per quantum
-    const data = g.alloc.alloc(8 * 4, 8);
     const quanta = 400;
     const messages = 16 * quanta; // 6400 events: past the 4096 kept one by one
-    let sent = 0;
-    const feed = () => {
-      while (sent < messages && g.queues[2].numFree >= 3) {
-        g.txAt(0, data, 8 * 4);
-        sent++;
-      }
-    };
+    const feed = tinyPeriodFeeder(g, messages);
     feed();
     expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(OK);
     for (let q = 0; q < quanta; q++) {
