@@ -120,10 +120,7 @@ export class PcmCodec {
         if ((src & 3) === 0) {
           const f32 = this.f32;
           const b = src >>> 2;
-          for (let i = 0; i < samples; i++) {
-            const x = f32[b + i];
-            out[outOffset + i] = x >= -1 && x <= 1 ? x : sanitize(x);
-          }
+          for (let i = 0; i < samples; i++) out[outOffset + i] = sanitize(f32[b + i]);
         } else {
           for (let i = 0; i < samples; i++)
             out[outOffset + i] = sanitize(dv.getFloat32(src + 4 * i, true));

@@ -60,7 +60,7 @@ export class PcmRenderer {
   private readonly mixR = new Float32Array(QUANTUM);
   private readonly input = new Float32Array(2 * QUANTUM);
   private resetGen = -1;
-  /** Whether the last renderOutputs() wrote the mix (else it is still to be cleared). */
+  /** Whether a stream wrote the mix this quantum (else it is still to be cleared). */
   private mixed = false;
   /** Number of times process() caught an unexpected exception. */
   faults = 0;
@@ -115,17 +115,16 @@ export class PcmRenderer {
     const mixL = direct ? out[0] : this.mixL;
     const mixR = direct ? out[1] : this.mixR;
     let flags = 0;
-    let mixed = false;
+    this.mixed = false;
     const events = Atomics.load(i32, H_EVT_WRITE);
     const overflowed = Atomics.load(i32, H_EVT_OVERFLOWED);
     if (Atomics.load(i32, H_ACTIVE) === 1) {
       const gen = Atomics.load(i32, H_RESET_GEN);
       if (gen !== this.resetGen) this.dropPrivateState(gen);
       flags |= this.renderOutputs(mixL, mixR);
-      mixed = this.mixed;
       flags |= this.captureInputs(inputs[0]);
     }
-    if (!mixed) {
+    if (!this.mixed) {
       mixL.fill(0);
       mixR.fill(0);
     }
@@ -151,7 +150,6 @@ export class PcmRenderer {
   /** Plays the running output streams into the mix; sets `mixed` when one wrote to it. */
   private renderOutputs(mixL: Float32Array, mixR: Float32Array): number {
     const i32 = this.s.i32;
-    this.mixed = false;
     if (!tryLock(i32, H_LOCK_TX, LOCK_RENDERER)) return 0;
     let flags = 0;
     try {

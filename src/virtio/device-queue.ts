@@ -171,7 +171,7 @@ export class DeviceQueue {
     const s = this.state;
     if (Atomics.load(s, QS_READY) !== 1) return true;
     const at = s[QS_AVAIL] + AVAIL_IDX;
-    if (at < 0 || at + 2 > this.mem.size || (at & 1) !== 0) return true;
+    if (!this.mem.contains(at, 2) || (at & 1) !== 0) return true;
     return this.mem.loadU16(at) !== s[QS_LAST_AVAIL];
   }
 
