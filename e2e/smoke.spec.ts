@@ -7,10 +7,11 @@ test('the demo plays a tone through the device and shows it live', async ({ page
   expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
   await page.waitForFunction(() => window.virtioSound !== undefined);
   await page.click('#tone-play');
-  // Wait (in audio terms) until the device has completed 20 periods of the tone.
+  // Wait (in audio terms) until the device has completed 20 periods of the tone and
+  // a quantum's peak shows it: one sampled quantum can be an underrun's silence.
   await page.waitForFunction(async () => {
-    const s = await window.virtioSound!.stats();
-    return s.device.streams[0].completed >= 20;
+    const s = (await window.virtioSound!.stats()).device.streams[0];
+    return s.completed >= 20 && s.peak > 0.1;
   });
   const stats = await page.evaluate(
     async () => (await window.virtioSound!.stats()).device.streams[0],
