@@ -96,6 +96,7 @@ export class PcmControl {
       const base = this.s.stream(id);
       u.fill(0, base, base + STREAM_WORDS);
       u[base + S_STATE] = STATE_INITIAL;
+      u[base + S_START_FRAME] = -1; // not started: 0 would read as "started at frame 0"
       u[base + S_DIRECTION] = st.direction === 'output' ? VIRTIO_SND_D_OUTPUT : VIRTIO_SND_D_INPUT;
     });
   }

@@ -137,6 +137,21 @@ describe('PCM stream state machine', () => {
     expect(g.request(long).status).toBe(P.VIRTIO_SND_S_BAD_MSG);
   });
 
+  it('startFrame is -1 from reset until the first frame played, and again after PREPARE', () => {
+    const g = new SndGuest().init();
+    expect(g.device.stats().streams.map((s) => s.startFrame)).toEqual([-1, -1]);
+    for (const c of PATH.running) send(g, c);
+    g.render(3);
+    expect(g.device.stats().streams[0].startFrame).toBe(-1); // running, but no message yet
+    g.tx(0, new Uint8Array(1024));
+    g.render(1);
+    expect(g.device.stats().streams[0].startFrame).toBe(3 * 128);
+    for (const c of ['STOP', 'RELEASE', 'PREPARE'] as const) send(g, c);
+    expect(g.device.stats().streams[0].startFrame).toBe(-1);
+    g.device.reset();
+    expect(g.device.stats().streams[0].startFrame).toBe(-1);
+  });
+
   it('STOP and RELEASE are answered with no audio running (no process() calls at all)', () => {
     const g = new SndGuest().init();
     for (const c of PATH.running) send(g, c);
