@@ -10,11 +10,19 @@
  * inner control plane is synchronous); TX/RX messages are copied into inner
  * messages, and each guest message completes when the inner one does, so
  * completions stay timed by the audio thread that plays the inner device.
+ * A TX message is copied only shortly before it plays (see tx-holdback.ts).
  */
 
+import { DeviceConfigError } from '../device/config.ts';
 import { VirtioSndDevice, type VirtioSndDeviceOptions } from '../device/virtio-snd-device.ts';
 import { GuestHeap } from '../driver/guest-heap.ts';
-import { VIRTIO_SND_F_CTLS, VIRTIO_SND_S_IO_ERR } from '../snd/protocol.ts';
+import {
+  PCM_HDR,
+  VIRTIO_SND_F_CTLS,
+  VIRTIO_SND_R_PCM_PREPARE,
+  VIRTIO_SND_S_IO_ERR,
+  VIRTIO_SND_S_OK,
+} from '../snd/protocol.ts';
 import { ChainError, DescriptorChain } from '../virtio/chain.ts';
 import type { TransportLink, VirtioDevice } from '../virtio/device.ts';
 import { DeviceQueue, QUEUE_STATE_WORDS, type QueueSetup } from '../virtio/device-queue.ts';
@@ -28,24 +36,23 @@ import {
 import { GuestMemory } from '../virtio/memory.ts';
 import { VirtioMmioTransport } from '../virtio/mmio.ts';
 import { MmioDriver } from '../virtio/mmio-driver.ts';
+import { DEFAULT_TX_LEAD_MS, TxHoldback } from './tx-holdback.ts';
 
 const CONTROLQ = 0;
 const EVENTQ = 1;
 const EVENT_BUFFERS = 16;
 
-/** An inner message standing for a guest one. */
+/** A guest TX/RX message and the inner message standing for it. */
 interface Relayed {
   q: number;
-  guestHead: number;
-  /** The guest chain's writable segments (copied when it was taken). */
-  writeAddr: Float64Array;
-  writeLen: Uint32Array;
-  writeBytes: number;
-  /** Inner buffer: readable copy then writable room. */
+  /** The guest chain's segments, kept from when it was taken. */
+  chain: DescriptorChain;
+  /** TX: the stream its header names, if that is one of ours; otherwise -1. */
+  stream: number;
+  /** TX: PCM bytes after the 4-byte xfer header. */
+  payload: number;
+  /** Inner buffer (readable copy, then writable room); -1 until handed over. */
   inner: number;
-  readBytes: number;
-  /** Guest memory generation the chain was taken under. */
-  gen: number;
 }
 
 export interface RelayOptions extends Omit<VirtioSndDeviceOptions, 'memory'> {
@@ -53,6 +60,13 @@ export interface RelayOptions extends Omit<VirtioSndDeviceOptions, 'memory'> {
   guestMemory: () => GuestMemory;
   /** Size of the SharedArrayBuffer holding the inner rings and message copies (default 8 MiB). */
   relayBytes?: number;
+  /**
+   * Milliseconds of audio the inner device is kept ahead by (default 100): a
+   * TX message is copied from the guest only when less than this is left to
+   * play before it. Larger survives longer stalls of the emulator's thread;
+   * smaller gives a guest longer to fill a period it has already queued.
+   */
+  txLeadMs?: number;
 }
 
 export class RelayDevice implements VirtioDevice {
@@ -65,7 +79,6 @@ export class RelayDevice implements VirtioDevice {
 
   private readonly guestMemory: () => GuestMemory;
   private mem: GuestMemory;
-  private memGen = 0;
   private readonly states = Array.from({ length: 4 }, () => new Uint32Array(QUEUE_STATE_WORDS));
   private queues: DeviceQueue[];
   /** One walked chain per guest queue: handling one queue can re-enter another. */
@@ -84,9 +97,13 @@ export class RelayDevice implements VirtioDevice {
   private innerQ: DriverQueue<Relayed | number>[] = [];
   private readonly pendingEvents: [number, number][] = [];
   private innerEventBufs: number[] = [];
+  private readonly holdback: TxHoldback<Relayed>;
+  private readonly txHeader = new Uint8Array(4);
 
   constructor(opts: RelayOptions) {
-    const { guestMemory, relayBytes, ...deviceOpts } = opts;
+    const { guestMemory, relayBytes, txLeadMs = DEFAULT_TX_LEAD_MS, ...deviceOpts } = opts;
+    if (!(Number.isFinite(txLeadMs) && txLeadMs >= 0))
+      throw new DeviceConfigError(`txLeadMs must be a finite number >= 0, got ${txLeadMs}`);
     this.guestMemory = guestMemory;
     this.mem = guestMemory();
     this.queues = this.makeQueues(this.mem);
@@ -102,6 +119,14 @@ export class RelayDevice implements VirtioDevice {
       },
     });
     this.innerDrv = new MmioDriver(this.innerTransport, this.innerMem);
+    this.holdback = new TxHoldback(this.inner.shared, txLeadMs);
+  }
+
+  /** Guest TX messages taken but not yet copied to the inner device (waiting to be due). */
+  get heldMessages(): number {
+    let n = 0;
+    for (let s = 0; s < this.holdback.streamCount; s++) n += this.holdback.heldCount(s);
+    return n;
   }
 
   private makeQueues(mem: GuestMemory): DeviceQueue[] {
@@ -113,7 +138,6 @@ export class RelayDevice implements VirtioDevice {
     const m = this.guestMemory();
     if (m !== this.mem) {
       this.mem = m;
-      this.memGen++;
       this.queues = this.makeQueues(m);
     }
     return m;
@@ -187,6 +211,7 @@ export class RelayDevice implements VirtioDevice {
     this.active = false;
     for (const q of this.queues) q.disable();
     this.pendingEvents.length = 0;
+    this.holdback.clear();
     this.innerDrv.reset();
   }
 
@@ -210,6 +235,10 @@ export class RelayDevice implements VirtioDevice {
     const q = this.queues[CONTROLQ];
     const c = this.chains[CONTROLQ];
     while (q.popValid(c)) {
+      // A command must find every message the guest queued before it (RELEASE returns them).
+      this.pump(2);
+      this.pump(3);
+      this.flushHeld();
       const addr = this.heap.alloc(Math.max(1, c.readBytes + c.writeBytes), 8);
       const req = this.innerMem.bytes(addr, c.readBytes);
       c.copyFromReadable(mem, 0, req, 0, c.readBytes);
@@ -226,6 +255,7 @@ export class RelayDevice implements VirtioDevice {
         this.innerDrv.notify(CONTROLQ);
         if (this.innerQ[CONTROLQ].getBuf() !== undefined) {
           len = this.innerQ[CONTROLQ].lastLen;
+          this.afterCommand(addr, c.readBytes, len);
         } else {
           // The inner device answers synchronously; if it did not, say so.
           this.innerMem.writeU32(addr + c.readBytes, VIRTIO_SND_S_IO_ERR);
@@ -237,6 +267,24 @@ export class RelayDevice implements VirtioDevice {
       q.pushUsed(c.head, len);
     }
     this.afterPops(q);
+  }
+
+  /** Bookkeeping after the inner device answered a request, before the guest sees the answer. */
+  private afterCommand(addr: number, readBytes: number, len: number): void {
+    const ok = len >= 4 && this.innerMem.readU32(addr + readBytes) === VIRTIO_SND_S_OK;
+    if (
+      ok &&
+      readBytes === PCM_HDR.size &&
+      this.innerMem.readU32(addr) === VIRTIO_SND_R_PCM_PREPARE
+    ) {
+      const id = this.innerMem.readU32(addr + PCM_HDR.streamId);
+      if (id < this.holdback.streamCount) this.holdback.prepared(id);
+    }
+    // Messages the command returned (RELEASE) reach the guest before its response.
+    if (this.servicePending) {
+      this.servicePending = false;
+      this.serviceInner();
+    }
   }
 
   /** A broken guest ring needs a reset; otherwise maybe interrupt for what was returned. */
@@ -259,35 +307,71 @@ export class RelayDevice implements VirtioDevice {
     const q = this.queues[qi];
     const c = this.chains[qi];
     while (q.popValid(c)) {
-      if (c.readBytes === 0 || c.writeBytes === 0 || this.innerQ[qi].numFree < 2) {
+      if (c.readBytes === 0 || c.writeBytes === 0) {
         q.pushUsed(c.head, 0);
         continue;
       }
-      const inner = this.heap.alloc(c.readBytes + c.writeBytes, 8);
-      c.copyFromReadable(mem, 0, this.innerMem.bytes(inner, c.readBytes), 0, c.readBytes);
-      this.innerMem.fill(inner + c.readBytes, c.writeBytes);
       const rel: Relayed = {
         q: qi,
-        guestHead: c.head,
-        writeAddr: c.writeAddr.slice(0, c.writeCount),
-        writeLen: c.writeLen.slice(0, c.writeCount),
-        writeBytes: c.writeBytes,
-        inner,
-        readBytes: c.readBytes,
-        gen: this.memGen,
+        chain: c.snapshot(),
+        stream: qi === 2 ? this.txStream(mem, c) : -1,
+        payload: Math.max(0, c.readBytes - 4),
+        inner: -1,
       };
-      this.innerQ[qi].add(
-        [
-          { addr: inner, len: c.readBytes },
-          { addr: inner + c.readBytes, len: c.writeBytes },
-        ],
-        1,
-        rel,
-      );
-      this.bytesRelayed += c.readBytes;
-      this.messagesRelayed++;
+      if (rel.stream >= 0 && this.holdback.holds(rel.stream)) this.holdback.hold(rel.stream, rel);
+      else if (!this.handOver(rel)) q.pushUsed(c.head, 0);
     }
     this.afterPops(q);
+    if (qi === 2) this.feed();
+  }
+
+  /** The stream a TX message's header names, or -1 if it names none of ours. */
+  private txStream(mem: GuestMemory, c: DescriptorChain): number {
+    if (c.readBytes < 4) return -1;
+    const hdr = this.txHeader;
+    c.copyFromReadable(mem, 0, hdr, 0, 4);
+    const id = hdr[0] | (hdr[1] << 8) | (hdr[2] << 16) | (hdr[3] << 24);
+    return id >= 0 && id < this.holdback.streamCount ? id : -1;
+  }
+
+  /** Hands held TX messages over while their streams run short of audio. */
+  private feed(): void {
+    for (let s = 0; s < this.holdback.streamCount; s++) {
+      while (this.innerQ[2].numFree >= 2) {
+        const m = this.holdback.due(s);
+        if (m === undefined) break;
+        this.handOver(m);
+      }
+    }
+  }
+
+  /** Every held TX message to the inner device now. */
+  private flushHeld(): void {
+    for (const m of this.holdback.takeAll())
+      if (!this.handOver(m)) this.queues[2].pushUsed(m.chain.head, 0);
+  }
+
+  /** Copies a guest message into a new inner one. False if the inner queue is full. */
+  private handOver(rel: Relayed): boolean {
+    const iq = this.innerQ[rel.q];
+    if (iq.numFree < 2) return false;
+    const c = rel.chain;
+    const inner = this.heap.alloc(c.readBytes + c.writeBytes, 8);
+    c.copyFromReadable(this.guest(), 0, this.innerMem.bytes(inner, c.readBytes), 0, c.readBytes);
+    this.innerMem.fill(inner + c.readBytes, c.writeBytes);
+    rel.inner = inner;
+    iq.add(
+      [
+        { addr: inner, len: c.readBytes },
+        { addr: inner + c.readBytes, len: c.writeBytes },
+      ],
+      1,
+      rel,
+    );
+    if (rel.stream >= 0) this.holdback.handedOver(rel.stream, rel.payload);
+    this.bytesRelayed += c.readBytes;
+    this.messagesRelayed++;
+    return true;
   }
 
   /** The inner device returned buffers: complete the guest's messages and forward events. */
@@ -303,15 +387,25 @@ export class RelayDevice implements VirtioDevice {
       const iq = this.innerQ[qi];
       for (let t = iq.getBuf(); t !== undefined; t = iq.getBuf()) {
         const rel = t as Relayed;
+        const c = rel.chain;
         const len = iq.lastLen;
         // The status is the last 8 writable bytes; RX data comes first.
-        const w = rel.inner + rel.readBytes;
+        const w = rel.inner + c.readBytes;
+        const status = w + c.writeBytes - 8;
         const data = Math.max(0, len - 8);
+        if (rel.stream >= 0) {
+          this.holdback.completed(rel.stream, rel.payload);
+          // latency_bytes: what the inner device still has, plus what waits here.
+          if (len >= 8 && status >= w) {
+            const latency = this.innerMem.readU32(status + 4) + this.holdback.heldBytes(rel.stream);
+            this.innerMem.writeU32(status + 4, latency >>> 0);
+          }
+        }
         this.copyOut(mem, rel, 0, this.innerMem.bytes(w, data));
-        this.copyOut(mem, rel, rel.writeBytes - 8, this.innerMem.bytes(w + rel.writeBytes - 8, 8));
+        this.copyOut(mem, rel, c.writeBytes - 8, this.innerMem.bytes(status, 8));
         this.bytesRelayed += data;
         this.heap.release(rel.inner);
-        this.queues[qi].pushUsed(rel.guestHead, len);
+        this.queues[qi].pushUsed(c.head, len);
       }
       if (this.queues[qi].shouldInterrupt()) this.link?.interruptQueue();
     }
@@ -332,16 +426,17 @@ export class RelayDevice implements VirtioDevice {
 
   private copyOut(mem: GuestMemory, rel: Relayed, offset: number, bytes: Uint8Array): void {
     if (bytes.length === 0 || offset < 0) return;
+    const c = rel.chain;
     let skip = offset;
     let k = 0;
-    for (let i = 0; i < rel.writeAddr.length && k < bytes.length; i++) {
-      const len = rel.writeLen[i];
+    for (let i = 0; i < c.writeCount && k < bytes.length; i++) {
+      const len = c.writeLen[i];
       if (skip >= len) {
         skip -= len;
         continue;
       }
       const n = Math.min(len - skip, bytes.length - k);
-      const at = rel.writeAddr[i] + skip;
+      const at = c.writeAddr[i] + skip;
       if (mem.contains(at, n)) mem.u8.set(bytes.subarray(k, k + n), at);
       k += n;
       skip = 0;

@@ -139,6 +139,21 @@ export class DescriptorChain {
     this.writeBytes = 0;
   }
 
+  /** A copy sized to this chain, for keeping it after the next walk (allocates: not for the audio thread). */
+  snapshot(): DescriptorChain {
+    const c = new DescriptorChain(Math.max(1, this.readCount, this.writeCount));
+    c.clear(this.head);
+    c.readCount = this.readCount;
+    c.writeCount = this.writeCount;
+    c.readBytes = this.readBytes;
+    c.writeBytes = this.writeBytes;
+    c.readAddr.set(this.readAddr.subarray(0, this.readCount));
+    c.readLen.set(this.readLen.subarray(0, this.readCount));
+    c.writeAddr.set(this.writeAddr.subarray(0, this.writeCount));
+    c.writeLen.set(this.writeLen.subarray(0, this.writeCount));
+    return c;
+  }
+
   /**
    * Copies up to `length` readable bytes starting at byte `offset` of the
    * readable part into `out[outOffset...]`. Returns the number copied.

@@ -10,6 +10,7 @@ import {
   VirtioSndDevice,
   type VirtioSndDeviceOptions,
 } from '../../src/device/virtio-snd-device.ts';
+import { RelayDevice } from '../../src/embed/relay-device.ts';
 import {
   PCM_HDR,
   PCM_RATE_HZ,
@@ -55,7 +56,10 @@ export interface ChainPart {
 export class SndGuest {
   readonly mem: GuestMemory;
   readonly memory: SharedArrayBuffer;
+  /** The device that plays (the relay's inner device when there is a relay). */
   readonly device: VirtioSndDevice;
+  /** Set when the guest talks to a RelayDevice (an emulator whose RAM is not shared). */
+  readonly relay: RelayDevice | null = null;
   readonly transport: VirtioMmioTransport;
   readonly mmio: MmioDriver;
   readonly renderer: PcmRenderer;
@@ -73,16 +77,31 @@ export class SndGuest {
   readonly events: { code: number; data: number }[] = [];
   private eventBufs = new Map<number, number>();
 
-  constructor(opts: Partial<VirtioSndDeviceOptions> = {}, memBytes = 4 << 20) {
+  constructor(
+    opts: Partial<VirtioSndDeviceOptions> & { relay?: { txLeadMs?: number } } = {},
+    memBytes = 4 << 20,
+  ) {
+    const { relay, ...deviceOpts } = opts;
     this.memory = new SharedArrayBuffer(memBytes);
     this.mem = new GuestMemory(this.memory);
-    this.device = new VirtioSndDevice({
-      memory: this.memory,
-      sampleRate: 48000,
-      autoService: false,
-      ...opts,
-    });
-    this.transport = new VirtioMmioTransport(this.device, {
+    if (relay) {
+      this.relay = new RelayDevice({
+        guestMemory: () => this.mem,
+        sampleRate: 48000,
+        autoService: false,
+        ...deviceOpts,
+        ...relay,
+      });
+      this.device = this.relay.inner;
+    } else {
+      this.device = new VirtioSndDevice({
+        memory: this.memory,
+        sampleRate: 48000,
+        autoService: false,
+        ...deviceOpts,
+      });
+    }
+    this.transport = new VirtioMmioTransport(this.relay ?? this.device, {
       onInterrupt: (level) => {
         if (level) {
           this.irqs++;
@@ -122,6 +141,7 @@ export class SndGuest {
 
   /** Collects used buffers from every queue (and events). */
   collect(): void {
+    this.relay?.poll(); // an emulator polls the relay every few milliseconds
     this.device.service();
     this.irqBits |= this.mmio.ackInterrupt();
     for (let q = 0; q < 4; q++) {
