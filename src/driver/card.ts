@@ -42,7 +42,7 @@ import { DeviceError, VirtioSndError } from './errors.ts';
 import { GuestHeap } from './guest-heap.ts';
 import { JackSet, parseJacks } from './jack.ts';
 import { PCM_INFO_SIZE, parsePcmInfo, VirtioPcmSubstream } from './pcm.ts';
-import { type PcmMsg, pcmMsgComplete } from './pcm-msg.ts';
+import { type MsgCompletion, type PcmMsg, pcmMsgComplete } from './pcm-msg.ts';
 import { PcmStream } from './pcm-ops.ts';
 
 const VQ_CONTROL = 0;
@@ -198,6 +198,8 @@ export class VirtioSndDriver implements CardContext {
   }
 
   // Made once: kick() runs for every message sent, and the data path allocates nothing it need not.
+  /** Reused for every PCM completion (read before the next one). */
+  private readonly completion: MsgCompletion = { frames: 0, status: 0, latencyBytes: 0 };
   private readonly kickTx = () => this.transport.notify(VQ_TX);
   private readonly kickRx = () => this.transport.notify(VQ_RX);
 
@@ -282,7 +284,7 @@ export class VirtioSndDriver implements CardContext {
     const q = this.queues[index] as DriverQueue<PcmMsg>;
     for (let msg = q.getBuf(); msg !== undefined; msg = q.getBuf()) {
       const vss = msg.substream;
-      const c = pcmMsgComplete(vss, this.mem, msg, q.lastLen);
+      const c = pcmMsgComplete(vss, this.mem, msg, q.lastLen, this.completion);
       this.streams[vss.sid].periodElapsed(msg, c);
     }
   }

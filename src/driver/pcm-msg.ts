@@ -171,12 +171,14 @@ export interface MsgCompletion {
  * The device returned `msg` with `len` bytes written (virtsnd_pcm_msg_complete):
  * hw_ptr advances by the message (capture: by the bytes captured), the
  * message leaves the queue and, for playback, becomes free for new data.
+ * Fills and returns `out` (one record per substream: no garbage per period).
  */
 export function pcmMsgComplete(
   vss: VirtioPcmSubstream,
   mem: GuestMemory,
   msg: PcmMsg,
   len: number,
+  out: MsgCompletion,
 ): MsgCompletion {
   const p = vss.params!;
   const statusAddr = msg.hdrAddr + PCM_XFER.size;
@@ -195,5 +197,8 @@ export function pcmMsgComplete(
   vss.xferXrun = false;
   vss.latencyBytes = latencyBytes;
   vss.queuedAtCompletion = vss.sentFrames - vss.hwPtr;
-  return { frames, status, latencyBytes };
+  out.frames = frames;
+  out.status = status;
+  out.latencyBytes = latencyBytes;
+  return out;
 }

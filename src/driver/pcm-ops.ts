@@ -87,6 +87,8 @@ export class PcmStream {
   onXrun: ((streamId: number) => void) | null = null;
   xruns = 0;
   private stopping: Promise<void> | null = null;
+  /** Why a START sent by tryWritei/tryReadi failed; thrown by the next such call. */
+  private startError: VirtioSndError | null = null;
 
   constructor(
     private readonly card: CardContext,
@@ -201,6 +203,7 @@ export class PcmStream {
     v.periodsElapsed = 0;
     v.drainTarget = -1;
     v.xferXrun = false;
+    this.startError = null;
     for (const m of v.msgs) m.filled = 0;
     v.state = 'prepared';
     v.wake();
@@ -338,15 +341,9 @@ export class PcmStream {
    */
   async writei(data: ArrayBufferView, opts: { nonblock?: boolean } = {}): Promise<number> {
     const v = this.vss;
-    const p = this.requireParams('writei');
-    if (v.direction !== 'playback') throw new PcmStateError('writei', 'a capture stream');
-    const bytes = viewBytes(data);
-    if (bytes.length % p.frameBytes !== 0) {
-      throw new ArgumentError(
-        `writei: ${bytes.length} bytes is not a whole number of ${p.frameBytes}-byte frames`,
-      );
-    }
-    const frames = bytes.length / p.frameBytes;
+    const bytes = this.ioBytes('writei', 'playback', data);
+    const frameBytes = v.params!.frameBytes;
+    const frames = bytes.length / frameBytes;
     let done = 0;
     while (done < frames) {
       // As snd_pcm_writei: an xrun after a partial write returns the count; the next call throws.
@@ -359,11 +356,29 @@ export class PcmStream {
         continue;
       }
       const n = Math.min(room, frames - done);
-      this.copyIn(bytes, done * p.frameBytes, n * p.frameBytes);
+      this.copyIn(bytes, done * frameBytes, n * frameBytes);
       done += n;
-      if (v.state === 'prepared' && v.applPtr - v.hwPtr >= v.startThreshold) await this.start();
+      if (this.atStartThreshold()) await this.start();
     }
     return done;
+  }
+
+  /**
+   * snd_pcm_writei on a non-blocking PCM, synchronously: writes what fits now
+   * and returns the frames written (0 when the buffer is full). For producers
+   * in a tight loop: no promise and no garbage per call. At the start
+   * threshold it sends START without waiting for the answer; should the
+   * device refuse it, the next call throws that error.
+   */
+  tryWritei(data: ArrayBufferView): number {
+    this.throwStartError();
+    const bytes = this.ioBytes('tryWritei', 'playback', data);
+    this.requireState('tryWritei', FOR_WRITE);
+    const frameBytes = this.vss.params!.frameBytes;
+    const n = Math.min(this.avail(), bytes.length / frameBytes);
+    if (n > 0) this.copyIn(bytes, 0, n * frameBytes);
+    if (this.atStartThreshold()) this.startWithoutWaiting();
+    return n;
   }
 
   /**
@@ -373,16 +388,10 @@ export class PcmStream {
    */
   async readi(out: ArrayBufferView, opts: { nonblock?: boolean } = {}): Promise<number> {
     const v = this.vss;
-    const p = this.requireParams('readi');
-    if (v.direction !== 'capture') throw new PcmStateError('readi', 'a playback stream');
-    const bytes = viewBytes(out);
-    if (bytes.length % p.frameBytes !== 0) {
-      throw new ArgumentError(
-        `readi: ${bytes.length} bytes is not a whole number of ${p.frameBytes}-byte frames`,
-      );
-    }
+    const bytes = this.ioBytes('readi', 'capture', out);
     if (v.state === 'prepared') await this.start();
-    const frames = bytes.length / p.frameBytes;
+    const frameBytes = v.params!.frameBytes;
+    const frames = bytes.length / frameBytes;
     let done = 0;
     while (done < frames) {
       if (done > 0 && v.state === 'xrun') break;
@@ -394,10 +403,33 @@ export class PcmStream {
         continue;
       }
       const n = Math.min(have, frames - done);
-      this.copyOut(bytes.subarray(done * p.frameBytes, (done + n) * p.frameBytes));
+      this.copyOut(bytes.subarray(done * frameBytes, (done + n) * frameBytes));
       done += n;
     }
     return done;
+  }
+
+  /**
+   * snd_pcm_readi on a non-blocking PCM, synchronously: reads what has been
+   * captured into the start of `out` and returns the frames read (0 when
+   * nothing is there yet). A prepared stream is started without waiting for
+   * the device's answer (a refusal is thrown by the next call).
+   */
+  tryReadi(out: ArrayBufferView): number {
+    this.throwStartError();
+    const v = this.vss;
+    const bytes = this.ioBytes('tryReadi', 'capture', out);
+    if (v.state === 'prepared') {
+      this.startWithoutWaiting();
+      return 0;
+    }
+    this.requireState('tryReadi', FOR_READ);
+    const frameBytes = v.params!.frameBytes;
+    const n = Math.min(this.avail(), bytes.length / frameBytes);
+    if (n > 0) {
+      this.copyOut(n * frameBytes === bytes.length ? bytes : bytes.subarray(0, n * frameBytes));
+    }
+    return n;
   }
 
   // ---- completions (called by the card's interrupt handling) -------------
@@ -531,6 +563,48 @@ export class PcmStream {
     if (v.msgs.length > 0) pcmMsgFree(v, this.card.heap);
     if (v.bufferAddr) this.card.heap.release(v.bufferAddr);
     v.bufferAddr = 0;
+  }
+
+  /** The bytes of a writei/readi argument: whole frames, on a stream of that direction. */
+  private ioBytes(
+    op: string,
+    direction: 'playback' | 'capture',
+    data: ArrayBufferView,
+  ): Uint8Array {
+    const v = this.vss;
+    const p = this.requireParams(op);
+    if (v.direction !== direction) {
+      throw new PcmStateError(
+        op,
+        direction === 'playback' ? 'a capture stream' : 'a playback stream',
+      );
+    }
+    const bytes = viewBytes(data);
+    if (bytes.length % p.frameBytes !== 0) {
+      throw new ArgumentError(
+        `${op}: ${bytes.length} bytes is not a whole number of ${p.frameBytes}-byte frames`,
+      );
+    }
+    return bytes;
+  }
+
+  private atStartThreshold(): boolean {
+    const v = this.vss;
+    return v.state === 'prepared' && v.applPtr - v.hwPtr >= v.startThreshold;
+  }
+
+  /** START from a synchronous call: the stream runs at once; a refusal waits for the next call. */
+  private startWithoutWaiting(): void {
+    this.start().catch((e: unknown) => {
+      this.startError = e instanceof VirtioSndError ? e : new DeviceError(String(e));
+    });
+  }
+
+  private throwStartError(): void {
+    const e = this.startError;
+    if (e === null) return;
+    this.startError = null;
+    throw e;
   }
 
   private requireState(op: string, allowed: readonly PcmState[]): void {

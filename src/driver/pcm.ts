@@ -157,9 +157,11 @@ export class VirtioPcmSubstream {
   }
 
   wake(): void {
+    // Called for every period: no garbage when nobody waits.
     const w = this.wakers;
+    if (w.length === 0) return;
     this.wakers = [];
-    for (const f of w) f();
+    for (let i = 0; i < w.length; i++) w[i]();
   }
 }
 
