@@ -2,9 +2,11 @@
  * npm run bench: every benchmark once, a readable table, and
  * bench/results.json ({ name, value, unit } rows) to compare across commits.
  * BENCH_QUICK=1 runs tiny sizes (what `npm test` does to keep them working).
+ * Names as arguments run only those (npm run bench -- throughput relay); their
+ * rows replace the same rows in bench/results.json.
  */
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { benchBrowser } from './browser.bench.ts';
 import { benchControl } from './control.bench.ts';
@@ -43,14 +45,21 @@ console.table(
 );
 if (!quick) {
   const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`;
-  writeFileSync(
-    new URL('./results.json', import.meta.url),
-    `${JSON.stringify(
-      results.map(({ name, value, unit }) => ({ name, value, unit })),
-      null,
-      2,
-    )}\n`,
-  );
+  const file = new URL('./results.json', import.meta.url);
+  const rows = results.map(({ name, value, unit }) => ({ name, value, unit }));
+  // A partial run (npm run bench -- throughput) updates its own rows and keeps the others.
+  const merged =
+    only.length > 0 && existsSync(file)
+      ? mergeRows(JSON.parse(readFileSync(file, 'utf8')) as typeof rows, rows)
+      : rows;
+  writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
   process.stderr.write(`bench: wrote bench/results.json (${machine})\n`);
+}
+
+function mergeRows<T extends { name: string }>(old: T[], fresh: T[]): T[] {
+  const byName = new Map(fresh.map((r) => [r.name, r]));
+  const out = old.map((r) => byName.get(r.name) ?? r);
+  for (const r of fresh) if (!old.some((o) => o.name === r.name)) out.push(r);
+  return out;
 }
 process.exit(0);
