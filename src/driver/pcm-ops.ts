@@ -232,6 +232,10 @@ export class PcmStream {
     const v = this.vss;
     this.requireState('stop', FOR_STOP);
     v.xferEnabled = false;
+    // As snd_pcm_drop: the stream is in SETUP at once, so a writer blocked in writei
+    // stops here and sends nothing after RELEASE; then the device is stopped (sync_stop).
+    v.state = 'setup';
+    v.wake();
     await this.stopping;
     if (v.deviceState === 'running') await this.sendCommand(VIRTIO_SND_R_PCM_STOP, 'stopped');
     if (v.deviceState === 'stopped' || v.deviceState === 'prepared') await this.release();
@@ -346,8 +350,9 @@ export class PcmStream {
     const frames = bytes.length / frameBytes;
     let done = 0;
     while (done < frames) {
-      // As snd_pcm_writei: an xrun after a partial write returns the count; the next call throws.
-      if (done > 0 && v.state === 'xrun') break;
+      // As snd_pcm_writei: an xrun or drop after a partial write returns the count;
+      // the next call throws.
+      if (done > 0 && !FOR_WRITE.includes(v.state)) break;
       this.requireState('writei', FOR_WRITE);
       const room = this.avail();
       if (room === 0) {
@@ -394,7 +399,7 @@ export class PcmStream {
     const frames = bytes.length / frameBytes;
     let done = 0;
     while (done < frames) {
-      if (done > 0 && v.state === 'xrun') break;
+      if (done > 0 && !FOR_READ.includes(v.state)) break;
       this.requireState('readi', FOR_READ);
       const have = this.avail();
       if (have === 0) {
