@@ -83,18 +83,16 @@ export class LiveView {
 
   private drawScope(): void {
     const c = this.scope;
-    const w = c.clientWidth * devicePixelRatio;
-    const h = 180 * devicePixelRatio;
-    c.width = w;
-    c.height = h;
+    const w = Math.round(c.clientWidth * devicePixelRatio);
+    const h = Math.round(180 * devicePixelRatio);
+    // Resizing reallocates the canvas: only when the size changed.
+    if (c.width !== w) c.width = w;
+    if (c.height !== h) c.height = h;
     const g = c.getContext('2d');
     if (!g) return;
     g.clearRect(0, 0, w, h);
-    g.strokeStyle = '#263241';
-    g.beginPath();
-    g.moveTo(0, h / 2);
-    g.lineTo(w, h / 2);
-    g.stroke();
+    g.fillStyle = '#263241';
+    g.fillRect(0, Math.floor(h / 2), w, 1);
     // Trigger on a rising zero crossing so a steady tone stands still.
     let start = 0;
     for (let i = 1; i < SCOPE_FRAMES / 2; i++) {
@@ -104,17 +102,27 @@ export class LiveView {
       }
     }
     const span = SCOPE_FRAMES / 2;
+    const thick = Math.max(1, Math.round(1.5 * devicePixelRatio));
+    const yOf = (v: number) => h / 2 - v * (h / 2) * 0.95;
+    // One rectangle per pixel column, from the lowest to the highest point the trace
+    // passes there: what a stroked polyline shows, without stroking a long zigzag
+    // (noise stroked as a path took ~55 ms a frame in software rendering).
     const trace = (data: Float32Array, color: string) => {
-      g.strokeStyle = color;
-      g.lineWidth = 1.5 * devicePixelRatio;
-      g.beginPath();
+      g.fillStyle = color;
+      let prev = yOf(data[start] ?? 0);
       for (let x = 0; x < w; x++) {
-        const v = data[start + Math.floor((x / w) * span)] ?? 0;
-        const y = h / 2 - v * (h / 2) * 0.95;
-        if (x === 0) g.moveTo(x, y);
-        else g.lineTo(x, y);
+        const i0 = start + Math.floor((x / w) * span);
+        const i1 = Math.max(i0 + 1, start + Math.floor(((x + 1) / w) * span));
+        let lo = prev;
+        let hi = prev;
+        for (let i = i0; i < i1; i++) {
+          const y = yOf(data[i] ?? 0);
+          if (y < lo) lo = y;
+          if (y > hi) hi = y;
+        }
+        g.fillRect(x, lo - thick / 2, 1, hi - lo + thick);
+        prev = yOf(data[i1 - 1] ?? 0);
       }
-      g.stroke();
     };
     trace(this.right, 'rgba(129,230,161,0.75)');
     trace(this.left, 'rgba(79,195,247,0.95)');
@@ -137,10 +145,10 @@ export class LiveView {
 
   private drawTicker(now: number): void {
     const c = this.ticker;
-    const w = c.clientWidth * devicePixelRatio;
-    const h = 34 * devicePixelRatio;
-    c.width = w;
-    c.height = h;
+    const w = Math.round(c.clientWidth * devicePixelRatio);
+    const h = Math.round(34 * devicePixelRatio);
+    if (c.width !== w) c.width = w;
+    if (c.height !== h) c.height = h;
     const g = c.getContext('2d');
     if (!g) return;
     this.ticks = this.ticks.filter((t) => now - t.t < TICK_WINDOW_MS);
