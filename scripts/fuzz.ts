@@ -1,5 +1,5 @@
 /**
- * Deep fuzzing outside CI: npm run fuzz -- --runs N [--seed S] [--only device|driver] [--grep text]
+ * Deep fuzzing outside CI: npm run fuzz -- --runs N [--seed S] [--only device|driver|relay] [--grep text]
  * runs the fuzz properties with N cases each (CI runs a bounded number).
  */
 import { spawnSync } from 'node:child_process';
