@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { VIRTIO_SND_PCM_FMT_S16 } from '../../src/snd/protocol.ts';
 import { InProcess, QUANTUM } from '../helpers/in-process.ts';
 
 function sine(frames: number, rate: number, freq = 997): Int16Array {
@@ -15,15 +14,7 @@ function sine(frames: number, rate: number, freq = 997): Int16Array {
 describe('driver playback', () => {
   it('plays a written sine bit-exact, gap-free, and drain resolves at the last frame', async () => {
     const p = await InProcess.create();
-    const pcm = p.driver.pcm(0);
-    await pcm.hwParams({
-      format: VIRTIO_SND_PCM_FMT_S16,
-      rate: 48000,
-      channels: 2,
-      periodFrames: 256,
-      periods: 4,
-    });
-    await pcm.prepare();
+    const pcm = await p.prepared(0);
     const frames = 48000;
     const data = sine(frames, 48000);
     p.record = true;

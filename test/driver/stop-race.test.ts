@@ -5,21 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { PcmStateError } from '../../src/driver/errors.ts';
-import { VIRTIO_SND_PCM_FMT_S16 } from '../../src/snd/protocol.ts';
 import { InProcess, settle } from '../helpers/in-process.ts';
 
 describe('stop() with a blocked writer', () => {
   it('the writer gets PcmStateError and the device sees no message after RELEASE', async () => {
     const p = await InProcess.create();
-    const pcm = p.driver.pcm(0);
-    await pcm.hwParams({
-      format: VIRTIO_SND_PCM_FMT_S16,
-      rate: 48000,
-      channels: 2,
-      periodFrames: 256,
-      periods: 4,
-    });
-    await pcm.prepare();
+    const pcm = await p.prepared(0);
     const chunk = new Int16Array(256 * 2).fill(100);
     let writerError: unknown = null;
     const writer = (async () => {
@@ -48,15 +39,7 @@ describe('stop() with a blocked writer', () => {
 
   it('a blocking writei that had written part of its data returns that count', async () => {
     const p = await InProcess.create();
-    const pcm = p.driver.pcm(0);
-    await pcm.hwParams({
-      format: VIRTIO_SND_PCM_FMT_S16,
-      rate: 48000,
-      channels: 2,
-      periodFrames: 256,
-      periods: 4,
-    });
-    await pcm.prepare();
+    const pcm = await p.prepared(0);
     // 1500 frames into a 1024-frame buffer: it writes 1024, starts, and waits for room.
     const pending = pcm.writei(new Int16Array(1500 * 2));
     await settle();

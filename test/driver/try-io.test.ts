@@ -23,9 +23,7 @@ const params = { format: S16, rate: 48000, channels: 2, periodFrames: 256, perio
 describe('tryWritei', () => {
   it('plays 1 s bit-exact, writing only what fits, with no xrun', async () => {
     const p = await InProcess.create();
-    const pcm = p.driver.pcm(0);
-    await pcm.hwParams(params);
-    await pcm.prepare();
+    const pcm = await p.prepared(0);
     const frames = 48000;
     const data = new Int16Array(frames * 2).map((_, i) => ((i * 7919) % 60000) - 30000);
     p.record = true;
@@ -62,9 +60,7 @@ describe('tryWritei', () => {
 
   it('starts at the threshold without waiting; 0 frames when full; typed errors', async () => {
     const p = await InProcess.create();
-    const pcm = p.driver.pcm(0);
-    await pcm.hwParams(params);
-    await pcm.prepare();
+    const pcm = await p.prepared(0);
     expect(() => pcm.tryWritei(new Uint8Array(3))).toThrow(ArgumentError);
     expect(() => p.driver.pcm(1).tryWritei(new Int16Array(2))).toThrow(PcmStateError);
     expect(pcm.tryWritei(new Int16Array(2 * 1000))).toBe(1000);
@@ -117,9 +113,7 @@ describe('tryWritei', () => {
 describe('tryReadi', () => {
   it('starts capture, then reads what was captured, bit-exact', async () => {
     const p = await InProcess.create();
-    const cap = p.driver.pcm(1);
-    await cap.hwParams(params);
-    await cap.prepare();
+    const cap = await p.prepared(1);
     const out = new Int16Array(2 * 4096);
     expect(cap.tryReadi(out)).toBe(0); // starts the stream
     await settle();

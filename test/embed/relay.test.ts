@@ -8,10 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { PcmRenderer } from '../../src/device/pcm-renderer.ts';
 import { VirtioSndDriver } from '../../src/driver/card.ts';
 import { RelayDevice } from '../../src/embed/relay-device.ts';
-import { VIRTIO_SND_PCM_FMT_S16 } from '../../src/snd/protocol.ts';
 import { GuestMemory } from '../../src/virtio/memory.ts';
 import { VirtioMmioTransport } from '../../src/virtio/mmio.ts';
-import { settle } from '../helpers/in-process.ts';
+import { settle, TEST_HW_PARAMS } from '../helpers/in-process.ts';
 
 async function setup() {
   const ram = new ArrayBuffer(4 << 20); // not shared, like v86's
@@ -56,13 +55,7 @@ describe('RelayDevice', () => {
   it('plays bit-exact through the relay, completing in the quantum of the last frame', async () => {
     const s = await setup();
     const pcm = s.driver.pcm(0);
-    await pcm.hwParams({
-      format: VIRTIO_SND_PCM_FMT_S16,
-      rate: 48000,
-      channels: 2,
-      periodFrames: 256,
-      periods: 4,
-    });
+    await pcm.hwParams(TEST_HW_PARAMS);
     await pcm.prepare();
     const frames = 48000;
     const data = new Int16Array(frames * 2).map((_, i) => (i * 131) % 30000);
@@ -87,13 +80,7 @@ describe('RelayDevice', () => {
   it('captures bit-exact through the relay', async () => {
     const s = await setup();
     const cap = s.driver.pcm(1);
-    await cap.hwParams({
-      format: VIRTIO_SND_PCM_FMT_S16,
-      rate: 48000,
-      channels: 2,
-      periodFrames: 256,
-      periods: 4,
-    });
+    await cap.hwParams(TEST_HW_PARAMS);
     await cap.prepare();
     const L = Float32Array.from({ length: 1024 }, (_, i) => (i - 512) / 32768);
     const got = new Int16Array(1024 * 2);

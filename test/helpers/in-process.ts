@@ -9,9 +9,20 @@ import {
   type VirtioSndDeviceOptions,
 } from '../../src/device/virtio-snd-device.ts';
 import { type DriverOptions, VirtioSndDriver } from '../../src/driver/card.ts';
+import type { HwParams, PcmStream } from '../../src/driver/pcm-ops.ts';
+import { VIRTIO_SND_PCM_FMT_S16 } from '../../src/snd/protocol.ts';
 import { VirtioMmioTransport } from '../../src/virtio/mmio.ts';
 
 export const QUANTUM = 128;
+
+/** The tests' usual stream: S16 stereo at 48 kHz, 4 periods of 256 frames. */
+export const TEST_HW_PARAMS: HwParams = {
+  format: VIRTIO_SND_PCM_FMT_S16,
+  rate: 48000,
+  channels: 2,
+  periodFrames: 256,
+  periods: 4,
+};
 
 /** Lets every pending microtask and immediate run (interrupt handling, awaiting writers). */
 export function settle(): Promise<void> {
@@ -57,6 +68,14 @@ export class InProcess {
     const p = new InProcess(deviceOpts, driverOpts);
     await p.driver.probe();
     return p;
+  }
+
+  /** Stream `id` with hw params (TEST_HW_PARAMS unless given), prepared. */
+  async prepared(id: number, params: Partial<HwParams> = {}): Promise<PcmStream> {
+    const pcm = this.driver.pcm(id);
+    await pcm.hwParams({ ...TEST_HW_PARAMS, ...params });
+    await pcm.prepare();
+    return pcm;
   }
 
   /** One render quantum: process(), let the control plane and driver react. */
