@@ -1,4 +1,4 @@
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 
 // SharedArrayBuffer needs a cross-origin isolated page: every server we run
 // (dev, preview, the e2e tests' preview) sends these two headers.
@@ -7,7 +7,31 @@ const crossOriginIsolation = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
+/**
+ * v86 reaches for node modules only when it runs under node (every use sits
+ * behind a `typeof require` or `typeof process` check). In the browser build
+ * they resolve to an empty module instead of one "externalized for browser
+ * compatibility" warning each.
+ */
+function v86NodeBuiltins(): Plugin {
+  const builtins = new Set(['fs', 'crypto', 'perf_hooks', 'node:crypto', 'node:fs/promises']);
+  const empty = '\0v86-node-builtin';
+  return {
+    name: 'v86-node-builtins',
+    apply: 'build',
+    enforce: 'pre',
+    resolveId(id, importer) {
+      if (builtins.has(id) && importer?.includes('/node_modules/v86/')) return empty;
+      return null;
+    },
+    load(id) {
+      return id === empty ? 'export default {};' : null;
+    },
+  };
+}
+
 export default defineConfig({
+  plugins: [v86NodeBuiltins()],
   server: { headers: crossOriginIsolation },
   preview: { headers: crossOriginIsolation },
   worker: { format: 'es' },

@@ -61,7 +61,7 @@ export interface RelayOptions extends Omit<VirtioSndDeviceOptions, 'memory'> {
   /** Size of the SharedArrayBuffer holding the inner rings and message copies (default 8 MiB). */
   relayBytes?: number;
   /**
-   * Milliseconds of audio the inner device is kept ahead by (default 100): a
+   * Milliseconds of audio the inner device is kept ahead by (default 200): a
    * TX message is copied from the guest only when less than this is left to
    * play before it. Larger survives longer stalls of the emulator's thread;
    * smaller gives a guest longer to fill a period it has already queued.

@@ -31,7 +31,7 @@ import { STATE_PREPARED, STATE_RUNNING, STATE_STOPPED } from '../device/stream-s
 import { VIRTIO_SND_D_OUTPUT } from '../snd/protocol.ts';
 
 /** Default lead: comfortably above an emulator thread's scheduling hiccups. */
-export const DEFAULT_TX_LEAD_MS = 100;
+export const DEFAULT_TX_LEAD_MS = 200;
 
 interface OutputStream<T> {
   held: T[];

@@ -102,7 +102,7 @@ describe('RelayDevice with a Linux < 6.8 guest (re-queues before the application
   it('latency_bytes counts the messages the relay holds back', () => {
     // 4 x 4096 frames, steady state: each completion leaves the 3 other periods queued,
     // one of them still held by the relay (100 ms of lead is less than two periods).
-    const r = play(4096, 4, 12);
+    const r = play(4096, 4, 12, 100);
     for (const lat of r.latencies.slice(4)) expect(lat).toBe(3 * 4096 * 4);
   });
 
