@@ -12,6 +12,8 @@ import { M_SEG_BASE, M_SEGMENTS, type SharedState } from './shared-state.ts';
 export class PcmIo {
   private readonly scratch = new Uint8Array(8);
   private readonly scratchCodec = new PcmCodec(this.scratch);
+  /** Start (payload byte) of the segment the last seek() found. */
+  private segStart = 0;
 
   constructor(
     readonly mem: GuestMemory,
@@ -53,18 +55,28 @@ export class PcmIo {
     add: boolean,
   ): boolean {
     const u = this.s.i32;
+    const seg = this.seek(m, 0, 0, offset);
+    if (seg >= u[m + M_SEGMENTS]) return false;
+    const segStart = this.segStart;
+    if (offset + frames * frameBytes > segStart + u[m + M_SEG_BASE + 2 * seg + 1]) return false;
+    const addr = (u[m + M_SEG_BASE + 2 * seg] >>> 0) + (offset - segStart);
+    return this.codec.mixStereo(format, addr, frames, mixL, mixR, off, add);
+  }
+
+  /**
+   * From segment `seg` starting at payload byte `segStart`, the segment of
+   * message `m` that holds payload byte `pos` (the segment count if none);
+   * its start is left in `this.segStart` (a field: no allocation).
+   */
+  private seek(m: number, seg: number, segStart: number, pos: number): number {
+    const u = this.s.i32;
     const nseg = u[m + M_SEGMENTS];
-    let segStart = 0;
-    for (let seg = 0; seg < nseg; seg++) {
-      const len = u[m + M_SEG_BASE + 2 * seg + 1];
-      if (offset < segStart + len) {
-        if (offset + frames * frameBytes > segStart + len) return false;
-        const addr = (u[m + M_SEG_BASE + 2 * seg] >>> 0) + (offset - segStart);
-        return this.codec.mixStereo(format, addr, frames, mixL, mixR, off, add);
-      }
-      segStart += len;
+    while (seg < nseg && segStart + u[m + M_SEG_BASE + 2 * seg + 1] <= pos) {
+      segStart += u[m + M_SEG_BASE + 2 * seg + 1];
+      seg++;
     }
-    return false;
+    this.segStart = segStart;
+    return seg;
   }
 
   /** Encodes `samples` samples from `src[srcOffset...]` into message `m` at payload byte `offset`. */
@@ -93,13 +105,8 @@ export class PcmIo {
     const u = this.s.i32;
     const g = this.mem.u8;
     const nseg = u[m + M_SEGMENTS];
-    let seg = 0;
-    let segStart = 0;
-    // Find the segment holding payload byte `offset`.
-    while (seg < nseg && segStart + u[m + M_SEG_BASE + 2 * seg + 1] <= offset) {
-      segStart += u[m + M_SEG_BASE + 2 * seg + 1];
-      seg++;
-    }
+    let seg = this.seek(m, 0, 0, offset);
+    let segStart = this.segStart;
     let pos = offset;
     let k = bufOffset;
     let left = samples;
@@ -131,10 +138,8 @@ export class PcmIo {
         pos += sb;
       }
       // Advance to the segment that holds `pos`.
-      while (seg < nseg && segStart + u[m + M_SEG_BASE + 2 * seg + 1] <= pos) {
-        segStart += u[m + M_SEG_BASE + 2 * seg + 1];
-        seg++;
-      }
+      seg = this.seek(m, seg, segStart, pos);
+      segStart = this.segStart;
     }
     // A short payload cannot happen (sizes were checked at intake); be safe anyway.
     if (!toGuest) for (; left > 0; left--) buf[k++] = 0;
@@ -156,10 +161,8 @@ export class PcmIo {
     let start = segStart;
     for (let b = 0; b < sb; b++) {
       const p = pos + b;
-      while (s < nseg && start + u[m + M_SEG_BASE + 2 * s + 1] <= p) {
-        start += u[m + M_SEG_BASE + 2 * s + 1];
-        s++;
-      }
+      s = this.seek(m, s, start, p);
+      start = this.segStart;
       if (s >= nseg) return;
       const a = (u[m + M_SEG_BASE + 2 * s] >>> 0) + (p - start);
       if (toGuest) g[a] = this.scratch[b];
