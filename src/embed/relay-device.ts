@@ -20,6 +20,7 @@ import {
   PCM_HDR,
   VIRTIO_SND_F_CTLS,
   VIRTIO_SND_R_PCM_PREPARE,
+  VIRTIO_SND_R_PCM_RELEASE,
   VIRTIO_SND_S_IO_ERR,
   VIRTIO_SND_S_OK,
 } from '../snd/protocol.ts';
@@ -61,6 +62,12 @@ export interface RelayOptions extends Omit<VirtioSndDeviceOptions, 'memory'> {
   /** Size of the SharedArrayBuffer holding the inner rings and message copies (default 8 MiB). */
   relayBytes?: number;
   /**
+   * Descriptors in each inner TX/RX queue (default 256, a power of two from 4
+   * to 256): half as many messages. Guest messages beyond that wait here, in
+   * order, until the inner device returns some.
+   */
+  innerQueueSize?: number;
+  /**
    * Milliseconds of audio the inner device is kept ahead by (default 200): a
    * TX message is copied from the guest only when less than this is left to
    * play before it. Larger survives longer stalls of the emulator's thread;
@@ -98,12 +105,26 @@ export class RelayDevice implements VirtioDevice {
   private readonly pendingEvents: [number, number][] = [];
   private innerEventBufs: number[] = [];
   private readonly holdback: TxHoldback<Relayed>;
+  private readonly innerQueueSize: number;
+  /** TX/RX messages (by queue index) that found the inner queue full, oldest first. */
+  private readonly backlog: Relayed[][] = [[], [], [], []];
   private readonly txHeader = new Uint8Array(4);
 
   constructor(opts: RelayOptions) {
-    const { guestMemory, relayBytes, txLeadMs = DEFAULT_TX_LEAD_MS, ...deviceOpts } = opts;
+    const {
+      guestMemory,
+      relayBytes,
+      txLeadMs = DEFAULT_TX_LEAD_MS,
+      innerQueueSize = 256,
+      ...deviceOpts
+    } = opts;
     if (!(Number.isFinite(txLeadMs) && txLeadMs >= 0))
       throw new DeviceConfigError(`txLeadMs must be a finite number >= 0, got ${txLeadMs}`);
+    if (![4, 8, 16, 32, 64, 128, 256].includes(innerQueueSize))
+      throw new DeviceConfigError(
+        `innerQueueSize must be a power of two from 4 to 256, got ${innerQueueSize}`,
+      );
+    this.innerQueueSize = innerQueueSize;
     this.guestMemory = guestMemory;
     this.mem = guestMemory();
     this.queues = this.makeQueues(this.mem);
@@ -185,7 +206,7 @@ export class RelayDevice implements VirtioDevice {
     this.heap = new GuestHeap(0, this.innerMem.size);
     this.innerDrv.negotiate(this.features & featureBit(VIRTIO_SND_F_CTLS));
     this.innerQ = [0, 1, 2, 3].map((i) =>
-      this.innerDrv.setupQueue<Relayed | number>(i, i < 2 ? 64 : 256, this.heap),
+      this.innerDrv.setupQueue<Relayed | number>(i, i < 2 ? 64 : this.innerQueueSize, this.heap),
     );
     this.innerDrv.driverOk();
     this.innerEventBufs = Array.from({ length: EVENT_BUFFERS }, () => this.heap.alloc(8, 8));
@@ -212,6 +233,7 @@ export class RelayDevice implements VirtioDevice {
     for (const q of this.queues) q.disable();
     this.pendingEvents.length = 0;
     this.holdback.clear();
+    for (const b of this.backlog) b.length = 0;
     this.innerDrv.reset();
   }
 
@@ -272,18 +294,37 @@ export class RelayDevice implements VirtioDevice {
   /** Bookkeeping after the inner device answered a request, before the guest sees the answer. */
   private afterCommand(addr: number, readBytes: number, len: number): void {
     const ok = len >= 4 && this.innerMem.readU32(addr + readBytes) === VIRTIO_SND_S_OK;
-    if (
-      ok &&
-      readBytes === PCM_HDR.size &&
-      this.innerMem.readU32(addr) === VIRTIO_SND_R_PCM_PREPARE
-    ) {
+    if (ok && readBytes === PCM_HDR.size) {
+      const code = this.innerMem.readU32(addr);
       const id = this.innerMem.readU32(addr + PCM_HDR.streamId);
-      if (id < this.holdback.streamCount) this.holdback.prepared(id);
+      if (code === VIRTIO_SND_R_PCM_PREPARE && id < this.holdback.streamCount)
+        this.holdback.prepared(id);
+      // RELEASE returns every message of the stream, those still waiting here too.
+      if (code === VIRTIO_SND_R_PCM_RELEASE) this.releaseBacklog(id);
     }
     // Messages the command returned (RELEASE) reach the guest before its response.
     if (this.servicePending) {
       this.servicePending = false;
       this.serviceInner();
+    }
+  }
+
+  /** Completes, with OK and no data, the backlogged messages of stream `id`. */
+  private releaseBacklog(id: number): void {
+    const mem = this.guest();
+    const status = new Uint8Array(8);
+    status[0] = VIRTIO_SND_S_OK;
+    for (const qi of [2, 3]) {
+      const b = this.backlog[qi];
+      const keep = b.filter((rel) => this.streamOf(mem, rel.chain) !== id);
+      if (keep.length === b.length) continue;
+      for (const rel of b) {
+        if (keep.includes(rel)) continue;
+        this.copyOut(mem, rel, rel.chain.writeBytes - 8, status);
+        this.queues[qi].pushUsed(rel.chain.head, 8);
+      }
+      b.splice(0, b.length, ...keep);
+      if (this.queues[qi].shouldInterrupt()) this.link?.interruptQueue();
     }
   }
 
@@ -302,6 +343,18 @@ export class RelayDevice implements VirtioDevice {
     this.pump(3);
   }
 
+  /** To the inner device, behind any backlog of its queue (nothing is dropped when it is full). */
+  private forward(rel: Relayed): void {
+    const b = this.backlog[rel.q];
+    if (b.length > 0 || !this.handOver(rel)) b.push(rel);
+  }
+
+  /** Hands backlogged messages over while the inner queue has room. */
+  private drainBacklog(qi: number): void {
+    const b = this.backlog[qi];
+    while (b.length > 0 && this.handOver(b[0])) b.shift();
+  }
+
   private pump(qi: number): void {
     const mem = this.guest();
     const q = this.queues[qi];
@@ -314,19 +367,20 @@ export class RelayDevice implements VirtioDevice {
       const rel: Relayed = {
         q: qi,
         chain: c.snapshot(),
-        stream: qi === 2 ? this.txStream(mem, c) : -1,
+        stream: qi === 2 ? this.streamOf(mem, c) : -1,
         payload: Math.max(0, c.readBytes - 4),
         inner: -1,
       };
       if (rel.stream >= 0 && this.holdback.holds(rel.stream)) this.holdback.hold(rel.stream, rel);
-      else if (!this.handOver(rel)) q.pushUsed(c.head, 0);
+      else this.forward(rel);
     }
     this.afterPops(q);
+    this.drainBacklog(qi);
     if (qi === 2) this.feed();
   }
 
-  /** The stream a TX message's header names, or -1 if it names none of ours. */
-  private txStream(mem: GuestMemory, c: DescriptorChain): number {
+  /** The stream a TX/RX message's header names, or -1 if it names none of ours. */
+  private streamOf(mem: GuestMemory, c: DescriptorChain): number {
     if (c.readBytes < 4) return -1;
     const hdr = this.txHeader;
     c.copyFromReadable(mem, 0, hdr, 0, 4);
@@ -337,7 +391,7 @@ export class RelayDevice implements VirtioDevice {
   /** Hands held TX messages over while their streams run short of audio. */
   private feed(): void {
     for (let s = 0; s < this.holdback.streamCount; s++) {
-      while (this.innerQ[2].numFree >= 2) {
+      while (this.backlog[2].length === 0 && this.innerQ[2].numFree >= 2) {
         const m = this.holdback.due(s);
         if (m === undefined) break;
         this.handOver(m);
@@ -347,8 +401,7 @@ export class RelayDevice implements VirtioDevice {
 
   /** Every held TX message to the inner device now. */
   private flushHeld(): void {
-    for (const m of this.holdback.takeAll())
-      if (!this.handOver(m)) this.queues[2].pushUsed(m.chain.head, 0);
+    for (const m of this.holdback.takeAll()) this.forward(m);
   }
 
   /** Copies a guest message into a new inner one. False if the inner queue is full. */

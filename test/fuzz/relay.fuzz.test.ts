@@ -1,7 +1,8 @@
 /**
  * Fuzzing the relay's TX hold-back (fast-check): arbitrary TX messages (good,
  * odd sizes, unknown streams), PCM commands, parameters, render quanta and
- * polls, with any lead. Invariants: no exception; every guest message is
+ * polls, with any lead and inner queue size (a small one backlogs messages
+ * in the relay). Invariants: no exception; every guest message is
  * returned exactly once; a command leaves nothing held; the guest's rings
  * never need a reset. FUZZ_RUNS scales it (npm run fuzz -- --only relay).
  */
@@ -66,9 +67,10 @@ describe('RelayDevice hold-back under arbitrary guest behaviour', () => {
       fc.assert(
         fc.property(
           fc.integer({ min: 0, max: 300 }),
+          fc.constantFrom(4, 8, 16, 256),
           fc.array(opArb, { minLength: 1, maxLength: 40 }),
-          (txLeadMs, ops) => {
-            const g = new SndGuest({ relay: { txLeadMs } }).init();
+          (txLeadMs, innerQueueSize, ops) => {
+            const g = new SndGuest({ relay: { txLeadMs, innerQueueSize } }).init();
             const tokens: number[] = [];
             for (const op of ops) {
               switch (op.k) {
@@ -104,7 +106,9 @@ describe('RelayDevice hold-back under arbitrary guest behaviour', () => {
             }
             // A command hands over what the relay held (RELEASE then returns it), no poll needed.
             expect(g.relay!.heldMessages).toBe(0);
-            g.render(1); // messages the inner device refuses are refused by its audio thread
+            // Messages the inner device refuses are refused by its audio thread, a full
+            // inner queue's worth per quantum at most (the rest waits in the relay).
+            for (let i = 0; i <= tokens.length && g.used[2].size < tokens.length; i++) g.render(1);
             for (const t of tokens) expect(g.used[2].has(t), `token ${t}`).toBe(true);
             expect(g.used[2].size).toBe(g.usedIdx(2));
             expect(g.transport.deviceStatus & 64).toBe(0);

@@ -78,7 +78,9 @@ export class SndGuest {
   private eventBufs = new Map<number, number>();
 
   constructor(
-    opts: Partial<VirtioSndDeviceOptions> & { relay?: { txLeadMs?: number } } = {},
+    opts: Partial<VirtioSndDeviceOptions> & {
+      relay?: { txLeadMs?: number; innerQueueSize?: number };
+    } = {},
     memBytes = 4 << 20,
   ) {
     const { relay, ...deviceOpts } = opts;
