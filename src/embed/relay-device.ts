@@ -143,6 +143,9 @@ export class RelayDevice implements VirtioDevice {
     this.holdback = new TxHoldback(this.inner.shared, txLeadMs);
   }
 
+  /** The most TX messages held back at once (for tests and the guest page). */
+  heldMessagesPeak = 0;
+
   /** Guest TX messages taken but not yet copied to the inner device (waiting to be due). */
   get heldMessages(): number {
     let n = 0;
@@ -371,8 +374,10 @@ export class RelayDevice implements VirtioDevice {
         payload: Math.max(0, c.readBytes - 4),
         inner: -1,
       };
-      if (rel.stream >= 0 && this.holdback.holds(rel.stream)) this.holdback.hold(rel.stream, rel);
-      else this.forward(rel);
+      if (rel.stream >= 0 && this.holdback.holds(rel.stream)) {
+        this.holdback.hold(rel.stream, rel);
+        this.heldMessagesPeak = Math.max(this.heldMessagesPeak, this.heldMessages);
+      } else this.forward(rel);
     }
     this.afterPops(q);
     this.drainBacklog(qi);
