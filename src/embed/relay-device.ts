@@ -10,7 +10,8 @@
  * inner control plane is synchronous); TX/RX messages are copied into inner
  * messages, and each guest message completes when the inner one does, so
  * completions stay timed by the audio thread that plays the inner device.
- * A TX message is copied only shortly before it plays (see tx-holdback.ts).
+ * TX/RX messages are io-relay.ts's part: a TX message is copied only shortly
+ * before it plays (tx-holdback.ts).
  */
 
 import { DeviceConfigError } from '../device/config.ts';
@@ -37,24 +38,12 @@ import {
 import { GuestMemory } from '../virtio/memory.ts';
 import { VirtioMmioTransport } from '../virtio/mmio.ts';
 import { MmioDriver } from '../virtio/mmio-driver.ts';
+import { IoRelay, type Relayed } from './io-relay.ts';
 import { DEFAULT_TX_LEAD_MS, TxHoldback } from './tx-holdback.ts';
 
 const CONTROLQ = 0;
 const EVENTQ = 1;
 const EVENT_BUFFERS = 16;
-
-/** A guest TX/RX message and the inner message standing for it. */
-interface Relayed {
-  q: number;
-  /** The guest chain's segments, kept from when it was taken. */
-  chain: DescriptorChain;
-  /** TX: the stream its header names, if that is one of ours; otherwise -1. */
-  stream: number;
-  /** TX: PCM bytes after the 4-byte xfer header. */
-  payload: number;
-  /** Inner buffer (readable copy, then writable room); -1 until handed over. */
-  inner: number;
-}
 
 export interface RelayOptions extends Omit<VirtioSndDeviceOptions, 'memory'> {
   /** The guest's RAM as it is now (an emulator may replace its buffer). */
@@ -80,9 +69,8 @@ export class RelayDevice implements VirtioDevice {
   readonly numQueues = 4;
   /** The device the audio thread plays (its renderState goes to the worklet). */
   readonly inner: VirtioSndDevice;
-  /** Bytes copied guest -> inner and back, for the relay's cost. */
-  bytesRelayed = 0;
-  messagesRelayed = 0;
+  /** The TX/RX half: guest I/O messages to inner ones and back. */
+  readonly io: IoRelay;
 
   private readonly guestMemory: () => GuestMemory;
   private mem: GuestMemory;
@@ -104,11 +92,7 @@ export class RelayDevice implements VirtioDevice {
   private innerQ: DriverQueue<Relayed | number>[] = [];
   private readonly pendingEvents: [number, number][] = [];
   private innerEventBufs: number[] = [];
-  private readonly holdback: TxHoldback<Relayed>;
   private readonly innerQueueSize: number;
-  /** TX/RX messages (by queue index) that found the inner queue full, oldest first. */
-  private readonly backlog: Relayed[][] = [[], [], [], []];
-  private readonly txHeader = new Uint8Array(4);
 
   constructor(opts: RelayOptions) {
     const {
@@ -140,17 +124,36 @@ export class RelayDevice implements VirtioDevice {
       },
     });
     this.innerDrv = new MmioDriver(this.innerTransport, this.innerMem);
-    this.holdback = new TxHoldback(this.inner.shared, txLeadMs);
+    const innerMem = this.innerMem;
+    this.io = new IoRelay(
+      {
+        guest: () => this.guest(),
+        guestQueue: (qi) => this.queues[qi],
+        chain: (qi) => this.chains[qi],
+        innerQueue: (qi) => this.innerQ[qi],
+        heap: () => this.heap,
+        innerMem,
+        afterPops: (q) => this.afterPops(q),
+        interruptQueue: () => this.link?.interruptQueue(),
+      },
+      new TxHoldback(this.inner.shared, txLeadMs),
+    );
   }
 
-  /** The most TX messages held back at once (for tests and the guest page). */
-  heldMessagesPeak = 0;
-
+  /** Bytes copied guest -> inner and back, for the relay's cost. */
+  get bytesRelayed(): number {
+    return this.io.bytesRelayed;
+  }
+  get messagesRelayed(): number {
+    return this.io.messagesRelayed;
+  }
   /** Guest TX messages taken but not yet copied to the inner device (waiting to be due). */
   get heldMessages(): number {
-    let n = 0;
-    for (let s = 0; s < this.holdback.streamCount; s++) n += this.holdback.heldCount(s);
-    return n;
+    return this.io.heldMessages;
+  }
+  /** The most TX messages held back at once (for tests and the guest page). */
+  get heldMessagesPeak(): number {
+    return this.io.heldMessagesPeak;
   }
 
   private makeQueues(mem: GuestMemory): DeviceQueue[] {
@@ -235,8 +238,7 @@ export class RelayDevice implements VirtioDevice {
     this.active = false;
     for (const q of this.queues) q.disable();
     this.pendingEvents.length = 0;
-    this.holdback.clear();
-    for (const b of this.backlog) b.length = 0;
+    this.io.reset();
     this.innerDrv.reset();
   }
 
@@ -261,9 +263,7 @@ export class RelayDevice implements VirtioDevice {
     const c = this.chains[CONTROLQ];
     while (q.popValid(c)) {
       // A command must find every message the guest queued before it (RELEASE returns them).
-      this.pump(2);
-      this.pump(3);
-      this.flushHeld();
+      this.io.beforeCommand();
       const addr = this.heap.alloc(Math.max(1, c.readBytes + c.writeBytes), 8);
       const req = this.innerMem.bytes(addr, c.readBytes);
       c.copyFromReadable(mem, 0, req, 0, c.readBytes);
@@ -300,34 +300,14 @@ export class RelayDevice implements VirtioDevice {
     if (ok && readBytes === PCM_HDR.size) {
       const code = this.innerMem.readU32(addr);
       const id = this.innerMem.readU32(addr + PCM_HDR.streamId);
-      if (code === VIRTIO_SND_R_PCM_PREPARE && id < this.holdback.streamCount)
-        this.holdback.prepared(id);
+      if (code === VIRTIO_SND_R_PCM_PREPARE) this.io.prepared(id);
       // RELEASE returns every message of the stream, those still waiting here too.
-      if (code === VIRTIO_SND_R_PCM_RELEASE) this.releaseBacklog(id);
+      if (code === VIRTIO_SND_R_PCM_RELEASE) this.io.released(id);
     }
     // Messages the command returned (RELEASE) reach the guest before its response.
     if (this.servicePending) {
       this.servicePending = false;
       this.serviceInner();
-    }
-  }
-
-  /** Completes, with OK and no data, the backlogged messages of stream `id`. */
-  private releaseBacklog(id: number): void {
-    const mem = this.guest();
-    const status = new Uint8Array(8);
-    status[0] = VIRTIO_SND_S_OK;
-    for (const qi of [2, 3]) {
-      const b = this.backlog[qi];
-      const keep = b.filter((rel) => this.streamOf(mem, rel.chain) !== id);
-      if (keep.length === b.length) continue;
-      for (const rel of b) {
-        if (keep.includes(rel)) continue;
-        this.copyOut(mem, rel, rel.chain.writeBytes - 8, status);
-        this.queues[qi].pushUsed(rel.chain.head, 8);
-      }
-      b.splice(0, b.length, ...keep);
-      if (this.queues[qi].shouldInterrupt()) this.link?.interruptQueue();
     }
   }
 
@@ -342,94 +322,7 @@ export class RelayDevice implements VirtioDevice {
   /** Takes new guest TX/RX messages (the guest may not kick: MSG_POLLING). Call often. */
   poll(): void {
     if (!this.active) return;
-    this.pump(2);
-    this.pump(3);
-  }
-
-  /** To the inner device, behind any backlog of its queue (nothing is dropped when it is full). */
-  private forward(rel: Relayed): void {
-    const b = this.backlog[rel.q];
-    if (b.length > 0 || !this.handOver(rel)) b.push(rel);
-  }
-
-  /** Hands backlogged messages over while the inner queue has room. */
-  private drainBacklog(qi: number): void {
-    const b = this.backlog[qi];
-    while (b.length > 0 && this.handOver(b[0])) b.shift();
-  }
-
-  private pump(qi: number): void {
-    const mem = this.guest();
-    const q = this.queues[qi];
-    const c = this.chains[qi];
-    while (q.popValid(c)) {
-      if (c.readBytes === 0 || c.writeBytes === 0) {
-        q.pushUsed(c.head, 0);
-        continue;
-      }
-      const rel: Relayed = {
-        q: qi,
-        chain: c.snapshot(),
-        stream: qi === 2 ? this.streamOf(mem, c) : -1,
-        payload: Math.max(0, c.readBytes - 4),
-        inner: -1,
-      };
-      if (rel.stream >= 0 && this.holdback.holds(rel.stream)) {
-        this.holdback.hold(rel.stream, rel);
-        this.heldMessagesPeak = Math.max(this.heldMessagesPeak, this.heldMessages);
-      } else this.forward(rel);
-    }
-    this.afterPops(q);
-    this.drainBacklog(qi);
-    if (qi === 2) this.feed();
-  }
-
-  /** The stream a TX/RX message's header names, or -1 if it names none of ours. */
-  private streamOf(mem: GuestMemory, c: DescriptorChain): number {
-    if (c.readBytes < 4) return -1;
-    const hdr = this.txHeader;
-    c.copyFromReadable(mem, 0, hdr, 0, 4);
-    const id = hdr[0] | (hdr[1] << 8) | (hdr[2] << 16) | (hdr[3] << 24);
-    return id >= 0 && id < this.holdback.streamCount ? id : -1;
-  }
-
-  /** Hands held TX messages over while their streams run short of audio. */
-  private feed(): void {
-    for (let s = 0; s < this.holdback.streamCount; s++) {
-      while (this.backlog[2].length === 0 && this.innerQ[2].numFree >= 2) {
-        const m = this.holdback.due(s);
-        if (m === undefined) break;
-        this.handOver(m);
-      }
-    }
-  }
-
-  /** Every held TX message to the inner device now. */
-  private flushHeld(): void {
-    for (const m of this.holdback.takeAll()) this.forward(m);
-  }
-
-  /** Copies a guest message into a new inner one. False if the inner queue is full. */
-  private handOver(rel: Relayed): boolean {
-    const iq = this.innerQ[rel.q];
-    if (iq.numFree < 2) return false;
-    const c = rel.chain;
-    const inner = this.heap.alloc(c.readBytes + c.writeBytes, 8);
-    c.copyFromReadable(this.guest(), 0, this.innerMem.bytes(inner, c.readBytes), 0, c.readBytes);
-    this.innerMem.fill(inner + c.readBytes, c.writeBytes);
-    rel.inner = inner;
-    iq.add(
-      [
-        { addr: inner, len: c.readBytes },
-        { addr: inner + c.readBytes, len: c.writeBytes },
-      ],
-      1,
-      rel,
-    );
-    if (rel.stream >= 0) this.holdback.handedOver(rel.stream, rel.payload);
-    this.bytesRelayed += c.readBytes;
-    this.messagesRelayed++;
-    return true;
+    this.io.poll();
   }
 
   /** The inner device returned buffers: complete the guest's messages and forward events. */
@@ -440,33 +333,8 @@ export class RelayDevice implements VirtioDevice {
       this.link?.needsReset();
       return;
     }
-    const mem = this.guest();
-    for (const qi of [2, 3]) {
-      const iq = this.innerQ[qi];
-      for (let t = iq.getBuf(); t !== undefined; t = iq.getBuf()) {
-        const rel = t as Relayed;
-        const c = rel.chain;
-        const len = iq.lastLen;
-        // The status is the last 8 writable bytes; RX data comes first.
-        const w = rel.inner + c.readBytes;
-        const status = w + c.writeBytes - 8;
-        const data = Math.max(0, len - 8);
-        if (rel.stream >= 0) {
-          this.holdback.completed(rel.stream, rel.payload);
-          // latency_bytes: what the inner device still has, plus what waits here.
-          if (len >= 8 && status >= w) {
-            const latency = this.innerMem.readU32(status + 4) + this.holdback.heldBytes(rel.stream);
-            this.innerMem.writeU32(status + 4, latency >>> 0);
-          }
-        }
-        this.copyOut(mem, rel, 0, this.innerMem.bytes(w, data));
-        this.copyOut(mem, rel, c.writeBytes - 8, this.innerMem.bytes(status, 8));
-        this.bytesRelayed += data;
-        this.heap.release(rel.inner);
-        this.queues[qi].pushUsed(c.head, len);
-      }
-      if (this.queues[qi].shouldInterrupt()) this.link?.interruptQueue();
-    }
+    this.io.collect(2);
+    this.io.collect(3);
     // Inner events (XRUN, jacks, CTL_NOTIFY...) go to the guest's event queue.
     const eq = this.innerQ[EVENTQ];
     let reposted = false;
@@ -480,25 +348,6 @@ export class RelayDevice implements VirtioDevice {
     if (reposted && eq.kickPrepare()) this.innerDrv.notify(EVENTQ);
     this.deliverEvents();
     this.poll();
-  }
-
-  private copyOut(mem: GuestMemory, rel: Relayed, offset: number, bytes: Uint8Array): void {
-    if (bytes.length === 0 || offset < 0) return;
-    const c = rel.chain;
-    let skip = offset;
-    let k = 0;
-    for (let i = 0; i < c.writeCount && k < bytes.length; i++) {
-      const len = c.writeLen[i];
-      if (skip >= len) {
-        skip -= len;
-        continue;
-      }
-      const n = Math.min(len - skip, bytes.length - k);
-      const at = c.writeAddr[i] + skip;
-      if (mem.contains(at, n)) mem.u8.set(bytes.subarray(k, k + n), at);
-      k += n;
-      skip = 0;
-    }
   }
 
   /** Fills the guest's posted event buffers with pending events, oldest first. */

@@ -1,0 +1,261 @@
+/**
+ * The relay's TX/RX half: guest I/O messages become inner messages (copied
+ * into the relay's SharedArrayBuffer) and inner completions become guest
+ * completions. A TX message is held back until shortly before it plays
+ * (tx-holdback.ts); messages that find the inner queue full wait in order in
+ * a backlog. Nothing is dropped: every guest message is completed once.
+ * Runs on the emulator's thread, beside RelayDevice.
+ */
+
+import type { GuestHeap } from '../driver/guest-heap.ts';
+import { VIRTIO_SND_S_OK } from '../snd/protocol.ts';
+import type { DescriptorChain } from '../virtio/chain.ts';
+import type { DeviceQueue } from '../virtio/device-queue.ts';
+import type { DriverQueue } from '../virtio/driver-queue.ts';
+import type { GuestMemory } from '../virtio/memory.ts';
+import type { TxHoldback } from './tx-holdback.ts';
+
+const TXQ = 2;
+const RXQ = 3;
+/** le32 stream_id (virtio_snd_pcm_xfer) before TX/RX data; le32 status + le32 latency after. */
+const XFER_BYTES = 4;
+const STATUS_BYTES = 8;
+
+/** A guest TX/RX message and the inner message standing for it. */
+export interface Relayed {
+  q: number;
+  /** The guest chain's segments, kept from when it was taken. */
+  chain: DescriptorChain;
+  /** TX: the stream its header names, if that is one of ours; otherwise -1. */
+  stream: number;
+  /** TX: PCM bytes after the xfer header. */
+  payload: number;
+  /** Inner buffer (readable copy, then writable room); -1 until handed over. */
+  inner: number;
+}
+
+/** What the RelayDevice lends: its parts that change with the guest's RAM or a reset. */
+export interface IoRelayHost {
+  /** The guest's RAM as it is now. */
+  guest(): GuestMemory;
+  /** The guest's queue `qi` (walks chains in guest RAM). */
+  guestQueue(qi: number): DeviceQueue;
+  /** A walked-chain buffer for guest queue `qi`. */
+  chain(qi: number): DescriptorChain;
+  /** Our queue `qi` to the inner device. */
+  innerQueue(qi: number): DriverQueue<Relayed | number>;
+  /** Where inner messages are allocated, in `innerMem`. */
+  heap(): GuestHeap;
+  readonly innerMem: GuestMemory;
+  /** After taking chains off guest queue `q`: NEEDS_RESET or an interrupt as due. */
+  afterPops(q: DeviceQueue): void;
+  /** Raise the guest's used-buffer interrupt. */
+  interruptQueue(): void;
+}
+
+export class IoRelay {
+  /** Bytes copied guest -> inner and back, for the relay's cost. */
+  bytesRelayed = 0;
+  messagesRelayed = 0;
+  /** The most TX messages held back at once. */
+  heldMessagesPeak = 0;
+  /** Messages (by queue index) that found the inner queue full, oldest first. */
+  private readonly backlog: Relayed[][] = [[], [], [], []];
+  private readonly header = new Uint8Array(XFER_BYTES);
+
+  constructor(
+    private readonly host: IoRelayHost,
+    private readonly holdback: TxHoldback<Relayed>,
+  ) {}
+
+  /** Guest TX messages taken but not yet copied to the inner device. */
+  get heldMessages(): number {
+    let n = 0;
+    for (let s = 0; s < this.holdback.streamCount; s++) n += this.holdback.heldCount(s);
+    return n;
+  }
+
+  /** Takes new guest messages and hands over what is due. */
+  poll(): void {
+    this.pump(TXQ);
+    this.pump(RXQ);
+  }
+
+  /** Before a control request: the inner device must see every message queued before it. */
+  beforeCommand(): void {
+    this.poll();
+    for (const m of this.holdback.takeAll()) this.forward(m);
+  }
+
+  /** The inner device accepted PREPARE (its position restarts) for stream `id`. */
+  prepared(id: number): void {
+    if (id < this.holdback.streamCount) this.holdback.prepared(id);
+  }
+
+  /** The inner device accepted RELEASE: complete, with OK, what of stream `id` still waits here. */
+  released(id: number): void {
+    const mem = this.host.guest();
+    const status = new Uint8Array(STATUS_BYTES);
+    status[0] = VIRTIO_SND_S_OK;
+    for (const qi of [TXQ, RXQ]) {
+      const b = this.backlog[qi];
+      const keep = b.filter((rel) => this.streamOf(mem, rel.chain) !== id);
+      if (keep.length === b.length) continue;
+      for (const rel of b) {
+        if (keep.includes(rel)) continue;
+        copyToWritable(mem, rel.chain, rel.chain.writeBytes - STATUS_BYTES, status);
+        this.host.guestQueue(qi).pushUsed(rel.chain.head, STATUS_BYTES);
+      }
+      b.splice(0, b.length, ...keep);
+      if (this.host.guestQueue(qi).shouldInterrupt()) this.host.interruptQueue();
+    }
+  }
+
+  /** Completes the guest messages whose inner messages on queue `qi` came back. */
+  collect(qi: number): void {
+    const mem = this.host.guest();
+    const inner = this.host.innerMem;
+    const iq = this.host.innerQueue(qi);
+    const q = this.host.guestQueue(qi);
+    for (let t = iq.getBuf(); t !== undefined; t = iq.getBuf()) {
+      const rel = t as Relayed;
+      const c = rel.chain;
+      const len = iq.lastLen;
+      // The status is the last 8 writable bytes; RX data comes first.
+      const w = rel.inner + c.readBytes;
+      const status = w + c.writeBytes - STATUS_BYTES;
+      const data = Math.max(0, len - STATUS_BYTES);
+      if (rel.stream >= 0) {
+        this.holdback.completed(rel.stream, rel.payload);
+        // latency_bytes: what the inner device still has, plus what waits here.
+        if (len >= STATUS_BYTES && status >= w) {
+          const latency = inner.readU32(status + 4) + this.holdback.heldBytes(rel.stream);
+          inner.writeU32(status + 4, latency >>> 0);
+        }
+      }
+      copyToWritable(mem, c, 0, inner.bytes(w, data));
+      copyToWritable(mem, c, c.writeBytes - STATUS_BYTES, inner.bytes(status, STATUS_BYTES));
+      this.bytesRelayed += data;
+      this.host.heap().release(rel.inner);
+      q.pushUsed(c.head, len);
+    }
+    if (q.shouldInterrupt()) this.host.interruptQueue();
+  }
+
+  /** Device reset: held and backlogged guest buffers are forgotten with the rings. */
+  reset(): void {
+    this.holdback.clear();
+    for (const b of this.backlog) b.length = 0;
+  }
+
+  private pump(qi: number): void {
+    const mem = this.host.guest();
+    const q = this.host.guestQueue(qi);
+    const c = this.host.chain(qi);
+    while (q.popValid(c)) {
+      if (c.readBytes === 0 || c.writeBytes === 0) {
+        q.pushUsed(c.head, 0);
+        continue;
+      }
+      const rel: Relayed = {
+        q: qi,
+        chain: c.snapshot(),
+        stream: qi === TXQ ? this.streamOf(mem, c) : -1,
+        payload: Math.max(0, c.readBytes - XFER_BYTES),
+        inner: -1,
+      };
+      if (rel.stream >= 0 && this.holdback.holds(rel.stream)) {
+        this.holdback.hold(rel.stream, rel);
+        this.heldMessagesPeak = Math.max(this.heldMessagesPeak, this.heldMessages);
+      } else this.forward(rel);
+    }
+    this.host.afterPops(q);
+    this.drainBacklog(qi);
+    if (qi === TXQ) this.feed();
+  }
+
+  /** The stream a TX/RX message's header names, or -1 if it names none of ours. */
+  private streamOf(mem: GuestMemory, c: DescriptorChain): number {
+    if (c.readBytes < XFER_BYTES) return -1;
+    const h = this.header;
+    c.copyFromReadable(mem, 0, h, 0, XFER_BYTES);
+    const id = h[0] | (h[1] << 8) | (h[2] << 16) | (h[3] << 24);
+    return id >= 0 && id < this.holdback.streamCount ? id : -1;
+  }
+
+  /** To the inner device, behind any backlog of its queue (nothing is dropped when it is full). */
+  private forward(rel: Relayed): void {
+    const b = this.backlog[rel.q];
+    if (b.length > 0 || !this.handOver(rel)) b.push(rel);
+  }
+
+  /** Hands backlogged messages over while the inner queue has room. */
+  private drainBacklog(qi: number): void {
+    const b = this.backlog[qi];
+    while (b.length > 0 && this.handOver(b[0])) b.shift();
+  }
+
+  /** Hands held TX messages over while their streams run short of audio. */
+  private feed(): void {
+    const iq = this.host.innerQueue(TXQ);
+    for (let s = 0; s < this.holdback.streamCount; s++) {
+      while (this.backlog[TXQ].length === 0 && iq.numFree >= 2) {
+        const m = this.holdback.due(s);
+        if (m === undefined) break;
+        this.handOver(m);
+      }
+    }
+  }
+
+  /** Copies a guest message into a new inner one. False if the inner queue is full. */
+  private handOver(rel: Relayed): boolean {
+    const iq = this.host.innerQueue(rel.q);
+    if (iq.numFree < 2) return false;
+    const c = rel.chain;
+    const mem = this.host.innerMem;
+    const inner = this.host.heap().alloc(c.readBytes + c.writeBytes, 8);
+    c.copyFromReadable(this.host.guest(), 0, mem.bytes(inner, c.readBytes), 0, c.readBytes);
+    mem.fill(inner + c.readBytes, c.writeBytes);
+    rel.inner = inner;
+    iq.add(
+      [
+        { addr: inner, len: c.readBytes },
+        { addr: inner + c.readBytes, len: c.writeBytes },
+      ],
+      1,
+      rel,
+    );
+    if (rel.stream >= 0) this.holdback.handedOver(rel.stream, rel.payload);
+    this.bytesRelayed += c.readBytes;
+    this.messagesRelayed++;
+    return true;
+  }
+}
+
+/**
+ * `bytes` into the writable part of `c` from byte `offset`, segment by
+ * segment, skipping what the guest's RAM no longer holds (it may have been
+ * replaced since the chain was walked).
+ */
+function copyToWritable(
+  mem: GuestMemory,
+  c: DescriptorChain,
+  offset: number,
+  bytes: Uint8Array,
+): void {
+  if (bytes.length === 0 || offset < 0) return;
+  let skip = offset;
+  let k = 0;
+  for (let i = 0; i < c.writeCount && k < bytes.length; i++) {
+    const len = c.writeLen[i];
+    if (skip >= len) {
+      skip -= len;
+      continue;
+    }
+    const n = Math.min(len - skip, bytes.length - k);
+    const at = c.writeAddr[i] + skip;
+    if (mem.contains(at, n)) mem.u8.set(bytes.subarray(k, k + n), at);
+    k += n;
+    skip = 0;
+  }
+}
