@@ -31,7 +31,7 @@ await run('render', () =>
   benchRender(quick ? { time: 50, warmupTime: 10 } : { time: 3000, warmupTime: 500 }),
 );
 await run('gc', () => benchGc(quick ? 5000 : 100_000));
-await run('throughput', () => benchThroughput(quick ? 1 : 60, quick ? 1 : 2));
+await run('throughput', () => benchThroughput(quick ? 1 : 60, quick ? 1 : 5));
 await run('control', () => benchControl(quick ? 200 : 10_000));
 await run('relay', () => benchRelay(quick ? 1 : 10));
 await run('browser', () =>
