@@ -197,9 +197,9 @@ export class VirtioSndDriver implements CardContext {
     return vss.direction === 'playback' ? this.kickTx : this.kickRx;
   }
 
-  // Made once: kick() runs for every message sent, and the data path allocates nothing it need not.
   /** Reused for every PCM completion (read before the next one). */
   private readonly completion: MsgCompletion = { frames: 0, status: 0, latencyBytes: 0 };
+  // Made once: kick() runs for every message sent, and the data path allocates nothing it need not.
   private readonly kickTx = () => this.transport.notify(VQ_TX);
   private readonly kickRx = () => this.transport.notify(VQ_RX);
 

@@ -171,7 +171,7 @@ export interface MsgCompletion {
  * The device returned `msg` with `len` bytes written (virtsnd_pcm_msg_complete):
  * hw_ptr advances by the message (capture: by the bytes captured), the
  * message leaves the queue and, for playback, becomes free for new data.
- * Fills and returns `out` (one record per substream: no garbage per period).
+ * Fills and returns `out`, a record the caller reuses (no garbage per period).
  */
 export function pcmMsgComplete(
   vss: VirtioPcmSubstream,

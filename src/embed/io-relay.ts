@@ -98,16 +98,20 @@ export class IoRelay {
     const status = new Uint8Array(STATUS_BYTES);
     status[0] = VIRTIO_SND_S_OK;
     for (const qi of [TXQ, RXQ]) {
+      const q = this.host.guestQueue(qi);
       const b = this.backlog[qi];
-      const keep = b.filter((rel) => this.streamOf(mem, rel.chain) !== id);
-      if (keep.length === b.length) continue;
+      const before = b.length;
+      let kept = 0;
       for (const rel of b) {
-        if (keep.includes(rel)) continue;
+        if (this.streamOf(mem, rel.chain) !== id) {
+          b[kept++] = rel;
+          continue;
+        }
         copyToWritable(mem, rel.chain, rel.chain.writeBytes - STATUS_BYTES, status);
-        this.host.guestQueue(qi).pushUsed(rel.chain.head, STATUS_BYTES);
+        q.pushUsed(rel.chain.head, STATUS_BYTES);
       }
-      b.splice(0, b.length, ...keep);
-      if (this.host.guestQueue(qi).shouldInterrupt()) this.host.interruptQueue();
+      b.length = kept;
+      if (kept !== before && q.shouldInterrupt()) this.host.interruptQueue();
     }
   }
 
