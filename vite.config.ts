@@ -1,4 +1,17 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
+
+/**
+ * The package's public entry points, by import specifier. The demo and guest
+ * pages import only these (scripts/check-architecture.ts enforces it), so they
+ * use exactly what a consumer of the package gets.
+ */
+export const PUBLIC_ENTRIES: Record<string, string> = {
+  'virtio-snd-web': 'src/index.ts',
+  'virtio-snd-web/driver': 'src/driver/index.ts',
+  'virtio-snd-web/embed': 'src/embed/index.ts',
+  'virtio-snd-web/host': 'src/host/index.ts',
+};
 
 // SharedArrayBuffer needs a cross-origin isolated page: every server we run
 // (dev, preview, the e2e tests' preview) sends these two headers.
@@ -32,6 +45,12 @@ function v86NodeBuiltins(): Plugin {
 
 export default defineConfig({
   plugins: [v86NodeBuiltins()],
+  resolve: {
+    alias: Object.entries(PUBLIC_ENTRIES).map(([name, path]) => ({
+      find: new RegExp(`^${name}$`),
+      replacement: fileURLToPath(new URL(path, import.meta.url)),
+    })),
+  },
   server: { headers: crossOriginIsolation },
   preview: { headers: crossOriginIsolation },
   worker: { format: 'es' },

@@ -4,7 +4,7 @@
  * 1024-frame S16 stereo periods as the guest over a plain ArrayBuffer.
  */
 
-import { PcmRenderer } from '../src/device/pcm-renderer.ts';
+import { PcmRenderer } from '../src/device/render/pcm-renderer.ts';
 import { VirtioSndDriver } from '../src/driver/card.ts';
 import { RelayDevice } from '../src/embed/relay-device.ts';
 import { VIRTIO_SND_PCM_FMT_S16 } from '../src/snd/protocol.ts';

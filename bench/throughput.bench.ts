@@ -8,9 +8,9 @@
 
 import type { Worker } from 'node:worker_threads';
 import { RingBuffer } from 'ringbuf.js';
-import { PcmRenderer } from '../src/device/pcm-renderer.ts';
-import type { RenderState } from '../src/device/render-state.ts';
-import { S_FRAMES_LO, S_QUEUED_BYTES, SharedState } from '../src/device/shared-state.ts';
+import { PcmRenderer } from '../src/device/render/pcm-renderer.ts';
+import { SharedState } from '../src/device/shared/layout.ts';
+import type { RenderState } from '../src/device/shared/render-state.ts';
 import { QS_AVAIL, QS_LAST_AVAIL } from '../src/virtio/device-queue.ts';
 import { startTsWorker } from '../test/helpers/ts-worker.ts';
 import type { Result } from './lib/result.ts';
@@ -53,8 +53,7 @@ export async function benchVirtio(
   const s = new SharedState(renderState.shared, renderState.layout);
   const out = [[new Float32Array(QUANTUM), new Float32Array(QUANTUM)]];
   const inp: Float32Array[][] = [[]];
-  const queued = s.stream(0) + S_QUEUED_BYTES;
-  const consumed = s.stream(0) + S_FRAMES_LO;
+  const stream = s.streams[0];
   // Messages the renderer has not taken off the TX ring yet also count as data.
   const txq = s.queueState(2);
   const guest = new Uint16Array(memory);
@@ -72,7 +71,7 @@ export async function benchVirtio(
   let idleMs = 0;
   let idleSince = -1;
   for (let spins = 0; ; spins++) {
-    const done = Atomics.load(s.i32, consumed);
+    const done = stream.frames;
     if (done >= total) break;
     if (t0 === 0 && done >= warm) {
       t0 = performance.now();
@@ -81,7 +80,7 @@ export async function benchVirtio(
     if ((spins & 0xfffff) === 0xfffff && performance.now() - started > 120_000) {
       throw new Error(`throughput run stalled at ${done} of ${total} frames`);
     }
-    const q = Atomics.load(s.i32, queued);
+    const q = stream.queuedBytes;
     if (q >= cushion || (q > 0 && done + q / 8 >= total) || pendingOnRing()) {
       if (idleSince >= 0) {
         idleMs += performance.now() - idleSince;

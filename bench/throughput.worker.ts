@@ -7,7 +7,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { RingBuffer } from 'ringbuf.js';
-import { VirtioSndDevice } from '../src/device/virtio-snd-device.ts';
+import { VirtioSndDevice } from '../src/device/control/virtio-snd-device.ts';
 import { VirtioSndDriver } from '../src/driver/card.ts';
 import { VIRTIO_SND_PCM_FMT_FLOAT } from '../src/snd/protocol.ts';
 import { VirtioMmioTransport } from '../src/virtio/mmio.ts';

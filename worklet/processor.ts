@@ -4,8 +4,8 @@
  * process() call. All the work is in src/device/pcm-renderer.ts.
  */
 
-import { PcmRenderer } from '../src/device/pcm-renderer.ts';
-import type { RenderState } from '../src/device/render-state.ts';
+import { PcmRenderer } from '../src/device/render/pcm-renderer.ts';
+import type { RenderState } from '../src/device/shared/render-state.ts';
 
 interface ProcessorOptions {
   renderState: RenderState;

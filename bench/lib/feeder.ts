@@ -6,9 +6,9 @@
  * renderer's own.
  */
 
-import { PcmRenderer } from '../../src/device/pcm-renderer.ts';
-import { VirtioSndDevice } from '../../src/device/virtio-snd-device.ts';
-import { encodePcm } from '../../src/host/pcm-encode.ts';
+import { VirtioSndDevice } from '../../src/device/control/virtio-snd-device.ts';
+import { PcmRenderer } from '../../src/device/render/pcm-renderer.ts';
+import { encodePcm } from '../../src/pcm/pcm-encode.ts';
 import {
   PCM_HDR,
   PCM_RATE_HZ,
@@ -19,8 +19,8 @@ import {
   VIRTIO_SND_R_PCM_START,
   VIRTIO_SND_S_OK,
 } from '../../src/snd/protocol.ts';
-import { GuestAllocator } from '../../src/virtio/allocator.ts';
 import type { DriverQueue, Segment } from '../../src/virtio/driver-queue.ts';
+import { GuestHeap } from '../../src/virtio/heap.ts';
 import { GuestMemory } from '../../src/virtio/memory.ts';
 import { VirtioMmioTransport } from '../../src/virtio/mmio.ts';
 import { MmioDriver } from '../../src/virtio/mmio-driver.ts';
@@ -47,7 +47,7 @@ export class Feeder {
   private readonly tx: Segment[][] = [];
   private readonly rx: Segment[][] = [];
   private readonly mem: GuestMemory;
-  private readonly alloc: GuestAllocator;
+  private readonly alloc: GuestHeap;
 
   constructor(readonly o: FeederOptions) {
     const msgFrames = o.messageFrames ?? 16384;
@@ -68,7 +68,7 @@ export class Feeder {
     });
     const transport = new VirtioMmioTransport(this.device, { onInterrupt: () => {} });
     this.mmio = new MmioDriver(transport, this.mem);
-    this.alloc = new GuestAllocator(0x1000, memory.byteLength);
+    this.alloc = new GuestHeap(0x1000, memory.byteLength);
     this.mmio.negotiate(0n);
     this.queues = [0, 1, 2, 3].map((i) =>
       this.mmio.setupQueue<number>(i, i < 2 ? 64 : 256, this.alloc),

@@ -5,7 +5,7 @@
  * requestAnimationFrame on the main thread, far from the audio thread.
  */
 
-import type { ServiceEvent, StreamStatus, VirtioSound } from '../host/index.ts';
+import type { ServiceEvent, StreamStatus, VirtioSound } from 'virtio-snd-web/host';
 
 const SCOPE_FRAMES = 2048;
 const TICK_WINDOW_MS = 3000;

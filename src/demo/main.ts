@@ -5,14 +5,14 @@
  * before any gesture; audio starts on the first click.
  */
 
+import { PCM_FORMAT_INFO, VIRTIO_SND_PCM_FMT_S16 } from 'virtio-snd-web';
 import {
   createVirtioSound,
   type PlayOptions,
   parseWav,
   type VirtioSound,
   VirtioSoundError,
-} from '../host/index.ts';
-import { PCM_FORMAT_INFO, VIRTIO_SND_PCM_FMT_S16 } from '../snd/protocol.ts';
+} from 'virtio-snd-web/host';
 import { LiveView } from './live-view.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;

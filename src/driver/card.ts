@@ -11,6 +11,7 @@
 import {
   CHMAP_INFO,
   decodePcmInfo,
+  EVENT,
   JACK_INFO,
   QUERY_INFO,
   VIRTIO_ID_SOUND,
@@ -22,6 +23,10 @@ import {
   VIRTIO_SND_R_CHMAP_INFO,
   VIRTIO_SND_R_JACK_INFO,
   VIRTIO_SND_R_PCM_INFO,
+  VIRTIO_SND_VQ_CONTROL,
+  VIRTIO_SND_VQ_EVENT,
+  VIRTIO_SND_VQ_RX,
+  VIRTIO_SND_VQ_TX,
 } from '../snd/protocol.ts';
 import { VirtqueueError } from '../virtio/chain.ts';
 import type { DriverQueue } from '../virtio/driver-queue.ts';
@@ -32,6 +37,7 @@ import {
   VIRTIO_MMIO_INT_CONFIG,
   VIRTIO_STATUS_DEVICE_NEEDS_RESET,
 } from '../virtio/features.ts';
+import { GuestHeap } from '../virtio/heap.ts';
 import { GuestMemory } from '../virtio/memory.ts';
 import { MmioDriver, type MmioRegisters } from '../virtio/mmio-driver.ts';
 import type { CardContext } from './card-context.ts';
@@ -39,17 +45,11 @@ import { type Chmap, parseChmaps } from './chmap.ts';
 import { ControlSet, type ControlSet as ControlSetT, queryControls } from './controls.ts';
 import { CtlChannel, type CtlMsg, ctlRequest, DEFAULT_MSG_TIMEOUT_MS } from './ctl-msg.ts';
 import { DeviceError, VirtioSndError } from './errors.ts';
-import { GuestHeap } from './guest-heap.ts';
 import { JackSet, parseJacks } from './jack.ts';
 import { PCM_INFO_SIZE, parsePcmInfo, VirtioPcmSubstream } from './pcm.ts';
 import { type MsgCompletion, type PcmMsg, pcmMsgComplete } from './pcm-msg.ts';
 import { PcmStream } from './pcm-ops.ts';
 
-const VQ_CONTROL = 0;
-const VQ_EVENT = 1;
-const VQ_TX = 2;
-const VQ_RX = 3;
-const EVENT_SIZE = 8;
 /** Beyond these counts a configuration is taken as hostile, not as a real card. */
 const MAX_ITEMS = 1024;
 
@@ -63,6 +63,15 @@ export interface DriverOptions {
   maxBufferBytes?: number;
   /** Negotiate VIRTIO_SND_F_CTLS when offered (default true). */
   controls?: boolean;
+}
+
+/** The card's four virtqueues, each typed by the token its buffers carry. */
+interface CardQueues {
+  control: DriverQueue<CtlMsg>;
+  /** Event buffers carry their guest address. */
+  event: DriverQueue<number>;
+  tx: DriverQueue<PcmMsg>;
+  rx: DriverQueue<PcmMsg>;
 }
 
 export interface CardConfig {
@@ -89,7 +98,7 @@ export class VirtioSndDriver implements CardContext {
   /** Called when the card becomes unusable. */
   onError: ((e: VirtioSndError) => void) | null = null;
 
-  private queues: DriverQueue<unknown>[] = [];
+  private queues: CardQueues | null = null;
   private eventBufs: number[] = [];
   private irqScheduled = false;
 
@@ -123,18 +132,22 @@ export class VirtioSndDriver implements CardContext {
       featureBit(VIRTIO_F_EVENT_IDX) |
       (this.opts.controls === false ? 0n : featureBit(VIRTIO_SND_F_CTLS));
     const features = t.negotiate(wanted);
-    this.queues = [VQ_CONTROL, VQ_EVENT, VQ_TX, VQ_RX].map((i) =>
-      t.setupQueue<unknown>(i, i < VQ_TX ? 64 : 256, this.heap),
-    );
+    const queues: CardQueues = {
+      control: t.setupQueue<CtlMsg>(VIRTIO_SND_VQ_CONTROL, 64, this.heap),
+      event: t.setupQueue<number>(VIRTIO_SND_VQ_EVENT, 64, this.heap),
+      tx: t.setupQueue<PcmMsg>(VIRTIO_SND_VQ_TX, 256, this.heap),
+      rx: t.setupQueue<PcmMsg>(VIRTIO_SND_VQ_RX, 256, this.heap),
+    };
+    this.queues = queues;
     t.driverOk();
     this.ctl = new CtlChannel(
       this.mem,
       this.heap,
-      this.queues[VQ_CONTROL] as DriverQueue<CtlMsg>,
-      () => t.notify(VQ_CONTROL),
+      queues.control,
+      () => t.notify(VIRTIO_SND_VQ_CONTROL),
       this.opts.timeoutMs ?? DEFAULT_MSG_TIMEOUT_MS,
     );
-    this.postEventBuffers();
+    this.postEventBuffers(queues.event);
 
     const ctls = hasFeature(features, VIRTIO_SND_F_CTLS);
     const [jacks, streams, chmaps, controls] = t
@@ -154,7 +167,15 @@ export class VirtioSndDriver implements CardContext {
       const view = new DataView(pcmInfo.buffer, pcmInfo.byteOffset, pcmInfo.byteLength);
       this.substreams = Array.from({ length: streams }, (_, sid) => {
         const { direction, hw } = parsePcmInfo(sid, decodePcmInfo(view, sid * PCM_INFO_SIZE));
-        return new VirtioPcmSubstream(sid, direction, hw);
+        const playback = direction === 'playback';
+        return new VirtioPcmSubstream(
+          sid,
+          direction,
+          hw,
+          this.mem,
+          playback ? queues.tx : queues.rx,
+          playback ? this.kickTx : this.kickRx,
+        );
       });
       this.streams = this.substreams.map((v) => new PcmStream(this, v));
       const chmapInfo = await this.queryInfo(VIRTIO_SND_R_CHMAP_INFO, chmaps, CHMAP_INFO.size);
@@ -189,31 +210,22 @@ export class VirtioSndDriver implements CardContext {
     return s;
   }
 
-  queueOf(vss: VirtioPcmSubstream): DriverQueue<PcmMsg> {
-    return this.queues[vss.direction === 'playback' ? VQ_TX : VQ_RX] as DriverQueue<PcmMsg>;
-  }
-
-  kick(vss: VirtioPcmSubstream): () => void {
-    return vss.direction === 'playback' ? this.kickTx : this.kickRx;
-  }
-
   /** Reused for every PCM completion (read before the next one). */
   private readonly completion: MsgCompletion = { frames: 0, status: 0, latencyBytes: 0 };
-  // Made once: kick() runs for every message sent, and the data path allocates nothing it need not.
-  private readonly kickTx = () => this.transport.notify(VQ_TX);
-  private readonly kickRx = () => this.transport.notify(VQ_RX);
+  // Made once: a kick runs for every message sent, and the data path allocates nothing it need not.
+  private readonly kickTx = () => this.transport.notify(VIRTIO_SND_VQ_TX);
+  private readonly kickRx = () => this.transport.notify(VIRTIO_SND_VQ_RX);
 
-  private postEventBuffers(): void {
-    const q = this.queues[VQ_EVENT] as DriverQueue<number>;
-    const base = this.heap.alloc(q.size * EVENT_SIZE, 8);
-    this.eventBufs = Array.from({ length: q.size }, (_, i) => base + i * EVENT_SIZE);
-    for (const addr of this.eventBufs) this.postEvent(addr);
-    if (q.kickPrepare()) this.transport.notify(VQ_EVENT);
+  private postEventBuffers(q: DriverQueue<number>): void {
+    const base = this.heap.alloc(q.size * EVENT.size, 8);
+    this.eventBufs = Array.from({ length: q.size }, (_, i) => base + i * EVENT.size);
+    for (const addr of this.eventBufs) this.postEvent(q, addr);
+    if (q.kickPrepare()) this.transport.notify(VIRTIO_SND_VQ_EVENT);
   }
 
-  private postEvent(addr: number): void {
-    this.mem.fill(addr, EVENT_SIZE);
-    (this.queues[VQ_EVENT] as DriverQueue<number>).add([{ addr, len: EVENT_SIZE }], 0, addr);
+  private postEvent(q: DriverQueue<number>, addr: number): void {
+    this.mem.fill(addr, EVENT.size);
+    q.add([{ addr, len: EVENT.size }], 0, addr);
   }
 
   /**
@@ -222,12 +234,13 @@ export class VirtioSndDriver implements CardContext {
    * ALSA application; interrupts keep working alongside.
    */
   poll(): void {
-    if (this.error) return;
+    const q = this.queues;
+    if (this.error || !q) return;
     try {
-      this.drainControl();
-      this.drainEvents();
-      this.drainPcm(VQ_TX);
-      this.drainPcm(VQ_RX);
+      this.drainControl(q.control);
+      this.drainEvents(q.event);
+      this.drainPcm(q.tx);
+      this.drainPcm(q.rx);
     } catch (e) {
       if (e instanceof VirtqueueError) this.fail(new DeviceError(e.message));
       else throw e;
@@ -245,21 +258,22 @@ export class VirtioSndDriver implements CardContext {
     this.poll();
   }
 
-  private drainControl(): void {
-    const q = this.queues[VQ_CONTROL] as DriverQueue<CtlMsg>;
+  private drainControl(q: DriverQueue<CtlMsg>): void {
     for (let m = q.getBuf(); m !== undefined; m = q.getBuf()) this.ctl.complete(m, q.lastLen);
   }
 
-  private drainEvents(): void {
-    const q = this.queues[VQ_EVENT] as DriverQueue<number>;
+  private drainEvents(q: DriverQueue<number>): void {
     let reposted = false;
     for (let addr = q.getBuf(); addr !== undefined; addr = q.getBuf()) {
-      if (q.lastLen >= EVENT_SIZE)
-        this.dispatchEvent(this.mem.readU32(addr), this.mem.readU32(addr + 4));
-      this.postEvent(addr);
+      if (q.lastLen >= EVENT.size)
+        this.dispatchEvent(
+          this.mem.readU32(addr + EVENT.code),
+          this.mem.readU32(addr + EVENT.data),
+        );
+      this.postEvent(q, addr);
       reposted = true;
     }
-    if (reposted && q.kickPrepare()) this.transport.notify(VQ_EVENT);
+    if (reposted && q.kickPrepare()) this.transport.notify(VIRTIO_SND_VQ_EVENT);
   }
 
   private dispatchEvent(code: number, data: number): void {
@@ -280,11 +294,10 @@ export class VirtioSndDriver implements CardContext {
     }
   }
 
-  private drainPcm(index: number): void {
-    const q = this.queues[index] as DriverQueue<PcmMsg>;
+  private drainPcm(q: DriverQueue<PcmMsg>): void {
     for (let msg = q.getBuf(); msg !== undefined; msg = q.getBuf()) {
       const vss = msg.substream;
-      const c = pcmMsgComplete(vss, this.mem, msg, q.lastLen, this.completion);
+      const c = pcmMsgComplete(vss, msg, q.lastLen, this.completion);
       this.streams[vss.sid].periodElapsed(msg, c);
     }
   }
@@ -294,8 +307,7 @@ export class VirtioSndDriver implements CardContext {
     if (this.error) return this.error;
     this.error = e;
     this.transport.reset();
-    const ctlq = this.queues[VQ_CONTROL] as DriverQueue<CtlMsg> | undefined;
-    if (ctlq && this.ctl) this.ctl.failAll(e, ctlq.detachAll());
+    if (this.queues && this.ctl) this.ctl.failAll(e, this.queues.control.detachAll());
     for (const s of this.streams) s.disconnect();
     this.onError?.(e);
     return e;

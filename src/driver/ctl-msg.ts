@@ -10,9 +10,9 @@
 
 import { VIRTIO_SND_S_IO_ERR, VIRTIO_SND_S_OK } from '../snd/protocol.ts';
 import type { DriverQueue } from '../virtio/driver-queue.ts';
+import type { GuestHeap } from '../virtio/heap.ts';
 import type { GuestMemory } from '../virtio/memory.ts';
 import { CtlRequestError, CtlTimeoutError } from './errors.ts';
-import type { GuestHeap } from './guest-heap.ts';
 
 /** Linux's default (module parameter msg_timeout_ms). */
 export const DEFAULT_MSG_TIMEOUT_MS = 1000;

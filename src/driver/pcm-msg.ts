@@ -13,9 +13,8 @@
  */
 
 import { PCM_STATUS, PCM_XFER, VIRTIO_SND_PCM_F_MSG_POLLING } from '../snd/protocol.ts';
-import type { DriverQueue, Segment } from '../virtio/driver-queue.ts';
-import type { GuestMemory } from '../virtio/memory.ts';
-import type { GuestHeap } from './guest-heap.ts';
+import type { Segment } from '../virtio/driver-queue.ts';
+import type { GuestHeap } from '../virtio/heap.ts';
 import type { VirtioPcmSubstream } from './pcm.ts';
 
 export interface PcmMsg {
@@ -67,41 +66,31 @@ export function pcmMsgFree(vss: VirtioPcmSubstream, heap: GuestHeap): void {
   vss.msgLastEnqueued = -1;
 }
 
-/** Puts one message on the queue. Returns true if the device wants a kick. */
-function enqueue(
-  vss: VirtioPcmSubstream,
-  mem: GuestMemory,
-  queue: DriverQueue<PcmMsg>,
-  msg: PcmMsg,
-): boolean {
-  mem.writeU32(msg.hdrAddr, vss.sid);
-  mem.fill(msg.hdrAddr + PCM_XFER.size, PCM_STATUS.size);
+/**
+ * Puts one message on the substream's queue (virtsnd_pcm_msg_send's loop
+ * body). The queue has room: it is sized for every message of the buffer.
+ */
+function enqueue(vss: VirtioPcmSubstream, msg: PcmMsg): void {
+  vss.mem.writeU32(msg.hdrAddr, vss.sid);
+  vss.mem.fill(msg.hdrAddr + PCM_XFER.size, PCM_STATUS.size);
   msg.segments[1].len = msg.length;
-  queue.add(msg.segments, vss.direction === 'playback' ? 2 : 1, msg);
+  vss.queue.add(msg.segments, vss.direction === 'playback' ? 2 : 1, msg);
   msg.queued = true;
   vss.msgLastEnqueued = msg.index;
   vss.msgCount++;
-  return true;
 }
 
 /** Kicks unless the stream negotiated MSG_POLLING or the device asked not to be kicked. */
-function kickIfWanted(vss: VirtioPcmSubstream, queue: DriverQueue<PcmMsg>, kick: () => void): void {
+function kickIfWanted(vss: VirtioPcmSubstream): void {
   const polling = ((vss.params?.features ?? 0) & (1 << VIRTIO_SND_PCM_F_MSG_POLLING)) !== 0;
-  if (queue.kickPrepare() && !polling) kick();
+  if (vss.queue.kickPrepare() && !polling) vss.kick();
 }
 
 /**
  * Playback: the application wrote `bytes` at buffer offset `offset`; every
  * message whose period is now complete is sent (virtsnd_pcm_msg_send).
  */
-export function pcmMsgSendWritten(
-  vss: VirtioPcmSubstream,
-  mem: GuestMemory,
-  queue: DriverQueue<PcmMsg>,
-  kick: () => void,
-  offset: number,
-  bytes: number,
-): void {
+export function pcmMsgSendWritten(vss: VirtioPcmSubstream, offset: number, bytes: number): void {
   const p = vss.params!;
   let sent = false;
   while (bytes > 0) {
@@ -110,43 +99,34 @@ export function pcmMsgSendWritten(
     msg.filled += n;
     if (msg.filled === p.periodBytes && !msg.queued) {
       msg.length = p.periodBytes;
-      sent = enqueue(vss, mem, queue, msg) || sent;
+      enqueue(vss, msg);
+      sent = true;
       vss.sentFrames += p.periodFrames;
     }
     offset = (offset + n) % p.bufferBytes;
     bytes -= n;
   }
-  if (sent) kickIfWanted(vss, queue, kick);
+  if (sent) kickIfWanted(vss);
 }
 
 /**
  * Playback drain: sends the partially written period, if any, as a shorter
  * message so the stream ends exactly at the last written frame.
  */
-export function pcmMsgSendTail(
-  vss: VirtioPcmSubstream,
-  mem: GuestMemory,
-  queue: DriverQueue<PcmMsg>,
-  kick: () => void,
-): boolean {
+export function pcmMsgSendTail(vss: VirtioPcmSubstream): boolean {
   const p = vss.params!;
   const msg =
     vss.msgs[Math.floor(((vss.sentFrames % p.bufferFrames) * p.frameBytes) / p.periodBytes)];
   if (!msg || msg.queued || msg.filled === 0) return false;
   msg.length = msg.filled;
-  enqueue(vss, mem, queue, msg);
+  enqueue(vss, msg);
   vss.sentFrames += msg.filled / p.frameBytes;
-  kickIfWanted(vss, queue, kick);
+  kickIfWanted(vss);
   return true;
 }
 
 /** Capture: sends every message not in the queue, in ring order after the last one sent. */
-export function pcmMsgSendAll(
-  vss: VirtioPcmSubstream,
-  mem: GuestMemory,
-  queue: DriverQueue<PcmMsg>,
-  kick: () => void,
-): void {
+export function pcmMsgSendAll(vss: VirtioPcmSubstream): void {
   const n = vss.msgs.length;
   // enqueue() moves msgLastEnqueued: walk the ring from where it stood on entry.
   const first = vss.msgLastEnqueued + 1;
@@ -155,9 +135,10 @@ export function pcmMsgSendAll(
     const msg = vss.msgs[(first + k) % n];
     if (msg.queued) continue;
     msg.length = vss.params!.periodBytes;
-    sent = enqueue(vss, mem, queue, msg) || sent;
+    enqueue(vss, msg);
+    sent = true;
   }
-  if (sent) kickIfWanted(vss, queue, kick);
+  if (sent) kickIfWanted(vss);
 }
 
 export interface MsgCompletion {
@@ -175,15 +156,14 @@ export interface MsgCompletion {
  */
 export function pcmMsgComplete(
   vss: VirtioPcmSubstream,
-  mem: GuestMemory,
   msg: PcmMsg,
   len: number,
   out: MsgCompletion,
 ): MsgCompletion {
   const p = vss.params!;
   const statusAddr = msg.hdrAddr + PCM_XFER.size;
-  const status = mem.readU32(statusAddr);
-  const latencyBytes = mem.readU32(statusAddr + 4);
+  const status = vss.mem.readU32(statusAddr);
+  const latencyBytes = vss.mem.readU32(statusAddr + 4);
   let bytes = msg.length;
   // Capture: the data actually written; a reply too short to hold a status counts as a full period.
   if (vss.direction === 'capture' && len > PCM_STATUS.size) {

@@ -12,6 +12,7 @@ import {
   PCM_FORMAT_INFO,
   PCM_HDR,
   PCM_SET_PARAMS,
+  pcmFrameBytes,
   pcmRateIndex,
   VIRTIO_SND_PCM_F_EVT_XRUNS,
   VIRTIO_SND_PCM_F_MSG_POLLING,
@@ -32,7 +33,7 @@ import {
   VirtioSndError,
   XrunError,
 } from './errors.ts';
-import { frameBytesOf, type PcmParams, type PcmState, type VirtioPcmSubstream } from './pcm.ts';
+import type { PcmParams, PcmState, VirtioPcmSubstream } from './pcm.ts';
 import {
   type MsgCompletion,
   type PcmMsg,
@@ -135,7 +136,7 @@ export class PcmStream {
     if (!Number.isInteger(periods) || periods < PERIODS_MIN || periods > PERIODS_MAX) {
       throw new PcmParamError('periods', `must be ${PERIODS_MIN}..${PERIODS_MAX}`);
     }
-    const frameBytes = frameBytesOf(format, channels);
+    const frameBytes = pcmFrameBytes(format, channels);
     const periodBytes = periodFrames * frameBytes;
     const bufferBytes = periodBytes * periods;
     if (bufferBytes > this.card.maxBufferBytes) {
@@ -214,8 +215,7 @@ export class PcmStream {
     const v = this.vss;
     this.requireState('start', FOR_START);
     v.xferEnabled = true;
-    if (v.direction === 'capture')
-      pcmMsgSendAll(v, this.card.mem, this.card.queueOf(v), this.card.kick(v));
+    if (v.direction === 'capture') pcmMsgSendAll(v);
     v.state = 'running';
     try {
       await this.sendCommand(VIRTIO_SND_R_PCM_START, 'running');
@@ -252,7 +252,7 @@ export class PcmStream {
     v.drainTarget = v.applPtr;
     if (v.state === 'prepared') await this.start();
     v.state = 'draining';
-    pcmMsgSendTail(v, this.card.mem, this.card.queueOf(v), this.card.kick(v));
+    pcmMsgSendTail(v);
     while (v.state === 'draining' && v.hwPtr < v.drainTarget) await v.changed();
     // The state may have changed while waiting (xrun, disconnect).
     const after = v.state as PcmState;
@@ -457,7 +457,7 @@ export class PcmStream {
         this.enterXrun();
       } else if (v.direction === 'capture') {
         if (v.hwPtr - v.applPtr > p.bufferFrames) this.enterXrun();
-        else pcmMsgSendAll(v, this.card.mem, this.card.queueOf(v), this.card.kick(v));
+        else pcmMsgSendAll(v);
       } else if (v.state === 'running' && v.hwPtr >= v.applPtr) {
         // Everything written has been played and more was expected: underrun.
         this.enterXrun();
@@ -519,7 +519,7 @@ export class PcmStream {
       const part = k === 0 && n === src.length ? src : src.subarray(k, k + n);
       this.card.mem.u8.set(part, v.bufferAddr + off);
       if (v.state !== 'draining') {
-        pcmMsgSendWritten(v, this.card.mem, this.card.queueOf(v), this.card.kick(v), off, n);
+        pcmMsgSendWritten(v, off, n);
       }
       k += n;
       off = (off + n) % p.bufferBytes;

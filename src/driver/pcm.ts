@@ -12,6 +12,8 @@ import {
   VIRTIO_SND_D_INPUT,
   VIRTIO_SND_D_OUTPUT,
 } from '../snd/protocol.ts';
+import type { DriverQueue } from '../virtio/driver-queue.ts';
+import type { GuestMemory } from '../virtio/memory.ts';
 import { DeviceError } from './errors.ts';
 import type { PcmMsg } from './pcm-msg.ts';
 
@@ -149,6 +151,12 @@ export class VirtioPcmSubstream {
     readonly sid: number,
     readonly direction: PcmDirection,
     readonly hw: PcmHwInfo,
+    /** Guest memory, where its buffer and message headers live. */
+    readonly mem: GuestMemory,
+    /** The card's TX queue (playback) or RX queue (capture), bound at probe as Linux does. */
+    readonly queue: DriverQueue<PcmMsg>,
+    /** Notifies the device of new buffers on `queue`. */
+    readonly kick: () => void,
   ) {}
 
   /** Resolves at the next completion or state change. */
@@ -163,8 +171,4 @@ export class VirtioPcmSubstream {
     this.wakers = [];
     for (let i = 0; i < w.length; i++) w[i]();
   }
-}
-
-export function frameBytesOf(format: number, channels: number): number {
-  return (PCM_FORMAT_INFO[format].physBits / 8) * channels;
 }

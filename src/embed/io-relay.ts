@@ -7,19 +7,23 @@
  * Runs on the emulator's thread, beside RelayDevice.
  */
 
-import type { GuestHeap } from '../driver/guest-heap.ts';
-import { VIRTIO_SND_S_OK } from '../snd/protocol.ts';
+import {
+  PCM_STATUS,
+  PCM_XFER,
+  VIRTIO_SND_S_OK,
+  VIRTIO_SND_VQ_RX,
+  VIRTIO_SND_VQ_TX,
+} from '../snd/protocol.ts';
 import type { DescriptorChain } from '../virtio/chain.ts';
-import type { DeviceQueue } from '../virtio/device-queue.ts';
 import type { DriverQueue } from '../virtio/driver-queue.ts';
+import type { GuestHeap } from '../virtio/heap.ts';
 import type { GuestMemory } from '../virtio/memory.ts';
+import type { GuestRings } from './guest-rings.ts';
 import type { TxHoldback } from './tx-holdback.ts';
 
-const TXQ = 2;
-const RXQ = 3;
-/** le32 stream_id (virtio_snd_pcm_xfer) before TX/RX data; le32 status + le32 latency after. */
-const XFER_BYTES = 4;
-const STATUS_BYTES = 8;
+const TXQ = VIRTIO_SND_VQ_TX;
+const RXQ = VIRTIO_SND_VQ_RX;
+const STATUS_BYTES = PCM_STATUS.size;
 
 /** A guest TX/RX message and the inner message standing for it. */
 export interface Relayed {
@@ -34,25 +38,6 @@ export interface Relayed {
   inner: number;
 }
 
-/** What the RelayDevice lends: its parts that change with the guest's RAM or a reset. */
-export interface IoRelayHost {
-  /** The guest's RAM as it is now. */
-  guest(): GuestMemory;
-  /** The guest's queue `qi` (walks chains in guest RAM). */
-  guestQueue(qi: number): DeviceQueue;
-  /** A walked-chain buffer for guest queue `qi`. */
-  chain(qi: number): DescriptorChain;
-  /** Our queue `qi` to the inner device. */
-  innerQueue(qi: number): DriverQueue<Relayed | number>;
-  /** Where inner messages are allocated, in `innerMem`. */
-  heap(): GuestHeap;
-  readonly innerMem: GuestMemory;
-  /** After taking chains off guest queue `q`: NEEDS_RESET or an interrupt as due. */
-  afterPops(q: DeviceQueue): void;
-  /** Raise the guest's used-buffer interrupt. */
-  interruptQueue(): void;
-}
-
 export class IoRelay {
   /** Bytes copied guest -> inner and back, for the relay's cost. */
   bytesRelayed = 0;
@@ -61,12 +46,23 @@ export class IoRelay {
   heldMessagesPeak = 0;
   /** Messages (by queue index) that found the inner queue full, oldest first. */
   private readonly backlog: Relayed[][] = [[], [], [], []];
-  private readonly header = new Uint8Array(XFER_BYTES);
+  private readonly header = new Uint8Array(PCM_XFER.size);
+  /** Our TX and RX queues to the inner device (by queue index), from activate(). */
+  private readonly inner: (DriverQueue<Relayed> | null)[] = [null, null, null, null];
 
   constructor(
-    private readonly host: IoRelayHost,
+    private readonly guest: GuestRings,
+    /** The relay's SharedArrayBuffer, where inner messages live. */
+    private readonly innerMem: GuestMemory,
+    private readonly heap: GuestHeap,
     private readonly holdback: TxHoldback<Relayed>,
   ) {}
+
+  /** The inner device is (re)started with these TX and RX queues. */
+  activate(tx: DriverQueue<Relayed>, rx: DriverQueue<Relayed>): void {
+    this.inner[TXQ] = tx;
+    this.inner[RXQ] = rx;
+  }
 
   /** Guest TX messages taken but not yet copied to the inner device. */
   get heldMessages(): number {
@@ -94,11 +90,11 @@ export class IoRelay {
 
   /** The inner device accepted RELEASE: complete, with OK, what of stream `id` still waits here. */
   released(id: number): void {
-    const mem = this.host.guest();
+    const mem = this.guest.mem();
     const status = new Uint8Array(STATUS_BYTES);
-    status[0] = VIRTIO_SND_S_OK;
+    new DataView(status.buffer).setUint32(PCM_STATUS.status, VIRTIO_SND_S_OK, true);
     for (const qi of [TXQ, RXQ]) {
-      const q = this.host.guestQueue(qi);
+      const q = this.guest.queue(qi);
       const b = this.backlog[qi];
       const before = b.length;
       let kept = 0;
@@ -107,22 +103,22 @@ export class IoRelay {
           b[kept++] = rel;
           continue;
         }
-        copyToWritable(mem, rel.chain, rel.chain.writeBytes - STATUS_BYTES, status);
+        rel.chain.copyToWritable(mem, rel.chain.writeBytes - STATUS_BYTES, status, 0, STATUS_BYTES);
         q.pushUsed(rel.chain.head, STATUS_BYTES);
       }
       b.length = kept;
-      if (kept !== before && q.shouldInterrupt()) this.host.interruptQueue();
+      if (kept !== before) this.guest.signal(q);
     }
   }
 
   /** Completes the guest messages whose inner messages on queue `qi` came back. */
   collect(qi: number): void {
-    const mem = this.host.guest();
-    const inner = this.host.innerMem;
-    const iq = this.host.innerQueue(qi);
-    const q = this.host.guestQueue(qi);
-    for (let t = iq.getBuf(); t !== undefined; t = iq.getBuf()) {
-      const rel = t as Relayed;
+    const iq = this.inner[qi];
+    if (!iq) return;
+    const mem = this.guest.mem();
+    const inner = this.innerMem;
+    const q = this.guest.queue(qi);
+    for (let rel = iq.getBuf(); rel !== undefined; rel = iq.getBuf()) {
       const c = rel.chain;
       const len = iq.lastLen;
       // The status is the last 8 writable bytes; RX data comes first.
@@ -137,25 +133,34 @@ export class IoRelay {
           inner.writeU32(status + 4, latency >>> 0);
         }
       }
-      copyToWritable(mem, c, 0, inner.bytes(w, data));
-      copyToWritable(mem, c, c.writeBytes - STATUS_BYTES, inner.bytes(status, STATUS_BYTES));
+      c.copyToWritable(mem, 0, inner.bytes(w, data), 0, data);
+      c.copyToWritable(
+        mem,
+        c.writeBytes - STATUS_BYTES,
+        inner.bytes(status, STATUS_BYTES),
+        0,
+        STATUS_BYTES,
+      );
       this.bytesRelayed += data;
-      this.host.heap().release(rel.inner);
+      this.heap.release(rel.inner);
       q.pushUsed(c.head, len);
     }
-    if (q.shouldInterrupt()) this.host.interruptQueue();
+    this.guest.signal(q);
   }
 
   /** Device reset: held and backlogged guest buffers are forgotten with the rings. */
   reset(): void {
     this.holdback.clear();
     for (const b of this.backlog) b.length = 0;
+    this.inner[TXQ] = null;
+    this.inner[RXQ] = null;
   }
 
   private pump(qi: number): void {
-    const mem = this.host.guest();
-    const q = this.host.guestQueue(qi);
-    const c = this.host.chain(qi);
+    if (!this.inner[qi]) return;
+    const mem = this.guest.mem();
+    const q = this.guest.queue(qi);
+    const c = this.guest.chain(qi);
     while (q.popValid(c)) {
       if (c.readBytes === 0 || c.writeBytes === 0) {
         q.pushUsed(c.head, 0);
@@ -165,7 +170,7 @@ export class IoRelay {
         q: qi,
         chain: c.snapshot(),
         stream: qi === TXQ ? this.streamOf(mem, c) : -1,
-        payload: Math.max(0, c.readBytes - XFER_BYTES),
+        payload: Math.max(0, c.readBytes - PCM_XFER.size),
         inner: -1,
       };
       if (rel.stream >= 0 && this.holdback.holds(rel.stream)) {
@@ -173,16 +178,16 @@ export class IoRelay {
         this.heldMessagesPeak = Math.max(this.heldMessagesPeak, this.heldMessages);
       } else this.forward(rel);
     }
-    this.host.afterPops(q);
+    this.guest.signal(q);
     this.drainBacklog(qi);
     if (qi === TXQ) this.feed();
   }
 
   /** The stream a TX/RX message's header names, or -1 if it names none of ours. */
   private streamOf(mem: GuestMemory, c: DescriptorChain): number {
-    if (c.readBytes < XFER_BYTES) return -1;
+    if (c.readBytes < PCM_XFER.size) return -1;
     const h = this.header;
-    c.copyFromReadable(mem, 0, h, 0, XFER_BYTES);
+    c.copyFromReadable(mem, PCM_XFER.streamId, h, 0, 4);
     const id = h[0] | (h[1] << 8) | (h[2] << 16) | (h[3] << 24);
     return id >= 0 && id < this.holdback.streamCount ? id : -1;
   }
@@ -201,7 +206,8 @@ export class IoRelay {
 
   /** Hands held TX messages over while their streams run short of audio. */
   private feed(): void {
-    const iq = this.host.innerQueue(TXQ);
+    const iq = this.inner[TXQ];
+    if (!iq) return;
     for (let s = 0; s < this.holdback.streamCount; s++) {
       while (this.backlog[TXQ].length === 0 && iq.numFree >= 2) {
         const m = this.holdback.due(s);
@@ -213,12 +219,12 @@ export class IoRelay {
 
   /** Copies a guest message into a new inner one. False if the inner queue is full. */
   private handOver(rel: Relayed): boolean {
-    const iq = this.host.innerQueue(rel.q);
-    if (iq.numFree < 2) return false;
+    const iq = this.inner[rel.q];
+    if (!iq || iq.numFree < 2) return false;
     const c = rel.chain;
-    const mem = this.host.innerMem;
-    const inner = this.host.heap().alloc(c.readBytes + c.writeBytes, 8);
-    c.copyFromReadable(this.host.guest(), 0, mem.bytes(inner, c.readBytes), 0, c.readBytes);
+    const mem = this.innerMem;
+    const inner = this.heap.alloc(c.readBytes + c.writeBytes, 8);
+    c.copyFromReadable(this.guest.mem(), 0, mem.bytes(inner, c.readBytes), 0, c.readBytes);
     mem.fill(inner + c.readBytes, c.writeBytes);
     rel.inner = inner;
     iq.add(
@@ -233,33 +239,5 @@ export class IoRelay {
     this.bytesRelayed += c.readBytes;
     this.messagesRelayed++;
     return true;
-  }
-}
-
-/**
- * `bytes` into the writable part of `c` from byte `offset`, segment by
- * segment, skipping what the guest's RAM no longer holds (it may have been
- * replaced since the chain was walked).
- */
-function copyToWritable(
-  mem: GuestMemory,
-  c: DescriptorChain,
-  offset: number,
-  bytes: Uint8Array,
-): void {
-  if (bytes.length === 0 || offset < 0) return;
-  let skip = offset;
-  let k = 0;
-  for (let i = 0; i < c.writeCount && k < bytes.length; i++) {
-    const len = c.writeLen[i];
-    if (skip >= len) {
-      skip -= len;
-      continue;
-    }
-    const n = Math.min(len - skip, bytes.length - k);
-    const at = c.writeAddr[i] + skip;
-    if (mem.contains(at, n)) mem.u8.set(bytes.subarray(k, k + n), at);
-    k += n;
-    skip = 0;
   }
 }

@@ -14,36 +14,48 @@
  * before it plays (tx-holdback.ts).
  */
 
-import { DeviceConfigError } from '../device/config.ts';
-import { VirtioSndDevice, type VirtioSndDeviceOptions } from '../device/virtio-snd-device.ts';
-import { GuestHeap } from '../driver/guest-heap.ts';
 import {
+  DeviceConfigError,
+  type StreamView,
+  VirtioSndDevice,
+  type VirtioSndDeviceOptions,
+} from '../device/index.ts';
+import {
+  EVENT,
   PCM_HDR,
   VIRTIO_SND_F_CTLS,
   VIRTIO_SND_R_PCM_PREPARE,
   VIRTIO_SND_R_PCM_RELEASE,
   VIRTIO_SND_S_IO_ERR,
   VIRTIO_SND_S_OK,
+  VIRTIO_SND_VQ_CONTROL,
+  VIRTIO_SND_VQ_EVENT,
+  VIRTIO_SND_VQ_MAX,
+  VIRTIO_SND_VQ_RX,
+  VIRTIO_SND_VQ_TX,
 } from '../snd/protocol.ts';
-import { ChainError, DescriptorChain } from '../virtio/chain.ts';
 import type { TransportLink, VirtioDevice } from '../virtio/device.ts';
-import { DeviceQueue, QUEUE_STATE_WORDS, type QueueSetup } from '../virtio/device-queue.ts';
+import type { QueueSetup } from '../virtio/device-queue.ts';
 import type { DriverQueue } from '../virtio/driver-queue.ts';
 import {
   featureBit,
   hasFeature,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_STATUS_DEVICE_NEEDS_RESET,
 } from '../virtio/features.ts';
+import { GuestHeap } from '../virtio/heap.ts';
 import { GuestMemory } from '../virtio/memory.ts';
 import { VirtioMmioTransport } from '../virtio/mmio.ts';
 import { MmioDriver } from '../virtio/mmio-driver.ts';
+import { GuestRings } from './guest-rings.ts';
 import { IoRelay, type Relayed } from './io-relay.ts';
 import { DEFAULT_TX_LEAD_MS, TxHoldback } from './tx-holdback.ts';
 
-const CONTROLQ = 0;
-const EVENTQ = 1;
+/** Event buffers kept posted on the inner event queue. */
 const EVENT_BUFFERS = 16;
+/** Size of the inner control and event queues. */
+const INNER_CTL_QUEUE = 64;
 
 export interface RelayOptions extends Omit<VirtioSndDeviceOptions, 'memory'> {
   /** The guest's RAM as it is now (an emulator may replace its buffer). */
@@ -66,30 +78,28 @@ export interface RelayOptions extends Omit<VirtioSndDeviceOptions, 'memory'> {
 }
 
 export class RelayDevice implements VirtioDevice {
-  readonly numQueues = 4;
+  readonly numQueues = VIRTIO_SND_VQ_MAX;
   /** The device the audio thread plays (its renderState goes to the worklet). */
   readonly inner: VirtioSndDevice;
   /** The TX/RX half: guest I/O messages to inner ones and back. */
   readonly io: IoRelay;
 
-  private readonly guestMemory: () => GuestMemory;
-  private mem: GuestMemory;
-  private readonly states = Array.from({ length: 4 }, () => new Uint32Array(QUEUE_STATE_WORDS));
-  private queues: DeviceQueue[];
-  /** One walked chain per guest queue: handling one queue can re-enter another. */
-  private readonly chains = [0, 1, 2, 3].map(() => new DescriptorChain(256));
+  /** The guest's queues, in its RAM. */
+  private readonly guest: GuestRings;
   /** Set while we drive the inner device synchronously; its interrupts wait until we are done. */
   private busy = false;
   private servicePending = false;
-  private link: TransportLink | null = null;
   private features = 0n;
   private active = false;
 
   private readonly innerMem: GuestMemory;
   private readonly innerTransport: VirtioMmioTransport;
   private readonly innerDrv: MmioDriver;
-  private heap: GuestHeap;
-  private innerQ: DriverQueue<Relayed | number>[] = [];
+  /** Inner rings, control requests and I/O message copies, in the relay's SharedArrayBuffer. */
+  private readonly heap: GuestHeap;
+  /** Our control and event queues to the inner device (the I/O ones are IoRelay's). */
+  private innerCtl: DriverQueue<number> | null = null;
+  private innerEvt: DriverQueue<number> | null = null;
   private readonly pendingEvents: [number, number][] = [];
   private innerEventBufs: number[] = [];
   private readonly innerQueueSize: number;
@@ -109,9 +119,7 @@ export class RelayDevice implements VirtioDevice {
         `innerQueueSize must be a power of two from 4 to 256, got ${innerQueueSize}`,
       );
     this.innerQueueSize = innerQueueSize;
-    this.guestMemory = guestMemory;
-    this.mem = guestMemory();
-    this.queues = this.makeQueues(this.mem);
+    this.guest = new GuestRings(guestMemory);
     const memory = new SharedArrayBuffer(relayBytes ?? 8 << 20);
     this.innerMem = new GuestMemory(memory);
     this.heap = new GuestHeap(0, memory.byteLength);
@@ -124,20 +132,17 @@ export class RelayDevice implements VirtioDevice {
       },
     });
     this.innerDrv = new MmioDriver(this.innerTransport, this.innerMem);
-    const innerMem = this.innerMem;
     this.io = new IoRelay(
-      {
-        guest: () => this.guest(),
-        guestQueue: (qi) => this.queues[qi],
-        chain: (qi) => this.chains[qi],
-        innerQueue: (qi) => this.innerQ[qi],
-        heap: () => this.heap,
-        innerMem,
-        afterPops: (q) => this.afterPops(q),
-        interruptQueue: () => this.link?.interruptQueue(),
-      },
-      new TxHoldback(this.inner.shared, txLeadMs),
+      this.guest,
+      this.innerMem,
+      this.heap,
+      new TxHoldback<Relayed>(this.inner.streamViews, txLeadMs),
     );
+  }
+
+  /** The inner device's streams: parameters and position, read-only. */
+  get streams(): readonly StreamView[] {
+    return this.inner.streamViews;
   }
 
   /** Bytes copied guest -> inner and back, for the relay's cost. */
@@ -154,20 +159,6 @@ export class RelayDevice implements VirtioDevice {
   /** The most TX messages held back at once (for tests and the guest page). */
   get heldMessagesPeak(): number {
     return this.io.heldMessagesPeak;
-  }
-
-  private makeQueues(mem: GuestMemory): DeviceQueue[] {
-    return this.states.map((s, i) => new DeviceQueue(mem, s, i));
-  }
-
-  /** Follows the emulator's RAM if it replaced its buffer. */
-  private guest(): GuestMemory {
-    const m = this.guestMemory();
-    if (m !== this.mem) {
-      this.mem = m;
-      this.queues = this.makeQueues(m);
-    }
-    return m;
   }
 
   // ---- VirtioDevice (the guest's side) -----------------------------------
@@ -195,50 +186,55 @@ export class RelayDevice implements VirtioDevice {
     return true;
   }
   attach(link: TransportLink): void {
-    this.link = link;
+    this.guest.link = link;
   }
 
   activate(queues: readonly (QueueSetup | null)[]): boolean {
-    this.guest();
     const opts = {
       eventIdx: hasFeature(this.features, VIRTIO_F_EVENT_IDX),
       indirect: hasFeature(this.features, VIRTIO_F_INDIRECT_DESC),
     };
-    for (let i = 0; i < 4; i++) {
-      const setup = queues[i];
-      if (setup && this.queues[i].configure(setup, opts) !== ChainError.None) return false;
-    }
+    if (!this.guest.configure(queues, opts)) return false;
     // The inner device gets the same sound features; its rings live in our SharedArrayBuffer.
-    this.heap = new GuestHeap(0, this.innerMem.size);
-    this.innerDrv.negotiate(this.features & featureBit(VIRTIO_SND_F_CTLS));
-    this.innerQ = [0, 1, 2, 3].map((i) =>
-      this.innerDrv.setupQueue<Relayed | number>(i, i < 2 ? 64 : this.innerQueueSize, this.heap),
+    this.heap.reset();
+    const drv = this.innerDrv;
+    drv.negotiate(this.features & featureBit(VIRTIO_SND_F_CTLS));
+    this.innerCtl = drv.setupQueue<number>(VIRTIO_SND_VQ_CONTROL, INNER_CTL_QUEUE, this.heap);
+    this.innerEvt = drv.setupQueue<number>(VIRTIO_SND_VQ_EVENT, INNER_CTL_QUEUE, this.heap);
+    this.io.activate(
+      drv.setupQueue<Relayed>(VIRTIO_SND_VQ_TX, this.innerQueueSize, this.heap),
+      drv.setupQueue<Relayed>(VIRTIO_SND_VQ_RX, this.innerQueueSize, this.heap),
     );
-    this.innerDrv.driverOk();
-    this.innerEventBufs = Array.from({ length: EVENT_BUFFERS }, () => this.heap.alloc(8, 8));
+    drv.driverOk();
+    const evt = this.innerEvt;
+    this.innerEventBufs = Array.from({ length: EVENT_BUFFERS }, () =>
+      this.heap.alloc(EVENT.size, 8),
+    );
     this.innerEventBufs.forEach((addr, i) => {
-      this.innerQ[EVENTQ].add([{ addr, len: 8 }], 0, i);
+      evt.add([{ addr, len: EVENT.size }], 0, i);
     });
-    this.innerDrv.notify(EVENTQ);
+    drv.notify(VIRTIO_SND_VQ_EVENT);
     // The guest's TX/RX rings are polled; it need not kick them.
-    this.queues[2].setNotifications(false);
-    this.queues[3].setNotifications(false);
+    this.guest.queue(VIRTIO_SND_VQ_TX).setNotifications(false);
+    this.guest.queue(VIRTIO_SND_VQ_RX).setNotifications(false);
     this.active = true;
     return true;
   }
 
   queueNotify(index: number): void {
     if (!this.active) return;
-    if (index === CONTROLQ) this.relayControl();
-    else if (index === EVENTQ) this.deliverEvents();
+    if (index === VIRTIO_SND_VQ_CONTROL) this.relayControl();
+    else if (index === VIRTIO_SND_VQ_EVENT) this.deliverEvents();
     else this.poll();
   }
 
   reset(): void {
     this.active = false;
-    for (const q of this.queues) q.disable();
+    this.guest.disable();
     this.pendingEvents.length = 0;
     this.io.reset();
+    this.innerCtl = null;
+    this.innerEvt = null;
     this.innerDrv.reset();
   }
 
@@ -258,9 +254,11 @@ export class RelayDevice implements VirtioDevice {
   }
 
   private relayRequests(): void {
-    const mem = this.guest();
-    const q = this.queues[CONTROLQ];
-    const c = this.chains[CONTROLQ];
+    const ctl = this.innerCtl;
+    if (!ctl) return;
+    const mem = this.guest.mem();
+    const q = this.guest.queue(VIRTIO_SND_VQ_CONTROL);
+    const c = this.guest.chain(VIRTIO_SND_VQ_CONTROL);
     while (q.popValid(c)) {
       // A command must find every message the guest queued before it (RELEASE returns them).
       this.io.beforeCommand();
@@ -269,7 +267,7 @@ export class RelayDevice implements VirtioDevice {
       c.copyFromReadable(mem, 0, req, 0, c.readBytes);
       let len = 0;
       if (c.readBytes > 0 && c.writeBytes > 0) {
-        this.innerQ[CONTROLQ].add(
+        ctl.add(
           [
             { addr, len: c.readBytes },
             { addr: addr + c.readBytes, len: c.writeBytes },
@@ -277,9 +275,9 @@ export class RelayDevice implements VirtioDevice {
           1,
           0,
         );
-        this.innerDrv.notify(CONTROLQ);
-        if (this.innerQ[CONTROLQ].getBuf() !== undefined) {
-          len = this.innerQ[CONTROLQ].lastLen;
+        this.innerDrv.notify(VIRTIO_SND_VQ_CONTROL);
+        if (ctl.getBuf() !== undefined) {
+          len = ctl.lastLen;
           this.afterCommand(addr, c.readBytes, len);
         } else {
           // The inner device answers synchronously; if it did not, say so.
@@ -291,7 +289,7 @@ export class RelayDevice implements VirtioDevice {
       this.heap.release(addr);
       q.pushUsed(c.head, len);
     }
-    this.afterPops(q);
+    this.guest.signal(q);
   }
 
   /** Bookkeeping after the inner device answered a request, before the guest sees the answer. */
@@ -311,12 +309,6 @@ export class RelayDevice implements VirtioDevice {
     }
   }
 
-  /** A broken guest ring needs a reset; otherwise maybe interrupt for what was returned. */
-  private afterPops(q: DeviceQueue): void {
-    if (q.error !== ChainError.None) this.link?.needsReset();
-    else if (q.shouldInterrupt()) this.link?.interruptQueue();
-  }
-
   // ---- TX/RX: copied into inner messages ------------------------------------
 
   /** Takes new guest TX/RX messages (the guest may not kick: MSG_POLLING). Call often. */
@@ -329,23 +321,27 @@ export class RelayDevice implements VirtioDevice {
   private serviceInner(): void {
     this.innerDrv.ackInterrupt();
     if (!this.active) return;
-    if (this.innerDrv.status & 64) {
-      this.link?.needsReset();
+    if (this.innerDrv.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {
+      this.guest.needsReset();
       return;
     }
-    this.io.collect(2);
-    this.io.collect(3);
+    this.io.collect(VIRTIO_SND_VQ_TX);
+    this.io.collect(VIRTIO_SND_VQ_RX);
     // Inner events (XRUN, jacks, CTL_NOTIFY...) go to the guest's event queue.
-    const eq = this.innerQ[EVENTQ];
+    const eq = this.innerEvt;
     let reposted = false;
-    for (let t = eq.getBuf(); t !== undefined; t = eq.getBuf()) {
-      const addr = this.innerEventBufs[t as number];
-      if (eq.lastLen >= 8)
-        this.pendingEvents.push([this.innerMem.readU32(addr), this.innerMem.readU32(addr + 4)]);
-      eq.add([{ addr, len: 8 }], 0, t);
+    for (let t = eq?.getBuf(); eq && t !== undefined; t = eq.getBuf()) {
+      const addr = this.innerEventBufs[t];
+      if (eq.lastLen >= EVENT.size) {
+        this.pendingEvents.push([
+          this.innerMem.readU32(addr + EVENT.code),
+          this.innerMem.readU32(addr + EVENT.data),
+        ]);
+      }
+      eq.add([{ addr, len: EVENT.size }], 0, t);
       reposted = true;
     }
-    if (reposted && eq.kickPrepare()) this.innerDrv.notify(EVENTQ);
+    if (reposted && eq?.kickPrepare()) this.innerDrv.notify(VIRTIO_SND_VQ_EVENT);
     this.deliverEvents();
     this.poll();
   }
@@ -353,22 +349,22 @@ export class RelayDevice implements VirtioDevice {
   /** Fills the guest's posted event buffers with pending events, oldest first. */
   private deliverEvents(): void {
     if (!this.active || this.pendingEvents.length === 0) return;
-    const mem = this.guest();
-    const q = this.queues[EVENTQ];
-    const c = this.chains[EVENTQ];
-    const bytes = new Uint8Array(8);
+    const mem = this.guest.mem();
+    const q = this.guest.queue(VIRTIO_SND_VQ_EVENT);
+    const c = this.guest.chain(VIRTIO_SND_VQ_EVENT);
+    const bytes = new Uint8Array(EVENT.size);
     const view = new DataView(bytes.buffer);
     while (this.pendingEvents.length > 0 && q.popValid(c)) {
-      if (c.readCount !== 0 || c.writeBytes < 8) {
+      if (c.readCount !== 0 || c.writeBytes < EVENT.size) {
         q.pushUsed(c.head, 0);
         continue;
       }
       const [code, data] = this.pendingEvents.shift()!;
-      view.setUint32(0, code, true);
-      view.setUint32(4, data, true);
-      c.copyToWritable(mem, 0, bytes, 0, 8);
-      q.pushUsed(c.head, 8);
+      view.setUint32(EVENT.code, code, true);
+      view.setUint32(EVENT.data, data, true);
+      c.copyToWritable(mem, 0, bytes, 0, EVENT.size);
+      q.pushUsed(c.head, EVENT.size);
     }
-    this.afterPops(q);
+    this.guest.signal(q);
   }
 }

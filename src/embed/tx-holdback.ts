@@ -16,19 +16,7 @@
  * Not on the audio thread: plain arrays are fine here.
  */
 
-import {
-  S_BUFFER_BYTES,
-  S_DIRECTION,
-  S_FRAME_BYTES,
-  S_FRAMES_HI,
-  S_FRAMES_LO,
-  S_PERIOD_BYTES,
-  S_RATE_HZ,
-  S_STATE,
-  type SharedState,
-} from '../device/shared-state.ts';
-import { STATE_PREPARED, STATE_RUNNING, STATE_STOPPED } from '../device/stream-state.ts';
-import { VIRTIO_SND_D_OUTPUT } from '../snd/protocol.ts';
+import type { StreamView } from '../device/index.ts';
 
 /** Default lead: comfortably above an emulator thread's scheduling hiccups. */
 export const DEFAULT_TX_LEAD_MS = 200;
@@ -47,10 +35,11 @@ export class TxHoldback<T extends { payload: number }> {
   private readonly streams: OutputStream<T>[];
 
   constructor(
-    private readonly s: SharedState,
+    /** The inner device's streams (VirtioSndDevice.streamViews). */
+    private readonly views: readonly StreamView[],
     private readonly leadMs: number,
   ) {
-    this.streams = Array.from({ length: s.layout.params.streams }, () => ({
+    this.streams = views.map(() => ({
       held: [],
       heldBytes: 0,
       inFlight: 0,
@@ -65,12 +54,8 @@ export class TxHoldback<T extends { payload: number }> {
    */
   holds(stream: number): boolean {
     if (!Number.isInteger(stream) || stream < 0 || stream >= this.streams.length) return false;
-    const b = this.s.stream(stream);
-    const st = this.s.i32[b + S_STATE];
-    return (
-      this.s.i32[b + S_DIRECTION] === VIRTIO_SND_D_OUTPUT &&
-      (st === STATE_PREPARED || st === STATE_RUNNING || st === STATE_STOPPED)
-    );
+    const v = this.views[stream];
+    return v.direction === 'output' && v.acceptsIo;
   }
 
   hold(stream: number, msg: T): void {
@@ -142,10 +127,7 @@ export class TxHoldback<T extends { payload: number }> {
 
   /** Payload bytes the inner device has and has not played yet. */
   private ahead(stream: number): number {
-    const u = this.s.i32;
-    const b = this.s.stream(stream);
-    const frames = (u[b + S_FRAMES_HI] >>> 0) * 2 ** 32 + (u[b + S_FRAMES_LO] >>> 0);
-    const played = frames * u[b + S_FRAME_BYTES];
+    const played = this.views[stream].playedBytes;
     // In-flight bounds it: messages completed unplayed (errors) must not count.
     const o = this.streams[stream];
     return Math.min(o.handed - played, o.inFlight);
@@ -157,11 +139,10 @@ export class TxHoldback<T extends { payload: number }> {
    * re-queue, and the guest gets at least half a period to fill it.
    */
   private leadBytes(stream: number): number {
-    const u = this.s.i32;
-    const b = this.s.stream(stream);
-    const period = u[b + S_PERIOD_BYTES];
-    const wanted = Math.ceil((this.leadMs * u[b + S_RATE_HZ] * u[b + S_FRAME_BYTES]) / 1000);
-    const cap = u[b + S_BUFFER_BYTES] - 1.5 * period;
+    const v = this.views[stream];
+    const period = v.periodBytes;
+    const wanted = Math.ceil((this.leadMs * v.rateHz * v.frameBytes) / 1000);
+    const cap = v.bufferBytes - 1.5 * period;
     return Math.max(Math.min(wanted, cap), period / 2);
   }
 }

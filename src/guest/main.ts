@@ -6,11 +6,8 @@
 
 import { V86 } from 'v86';
 import v86WasmUrl from 'v86/build/v86.wasm?url';
-import { type AttachedSound, attachVirtioSnd } from '../embed/attach.ts';
-import { type V86Like, v86Bus } from '../embed/v86-bus.ts';
-import { checkEnvironment } from '../host/create-virtio-sound.ts';
-import { OutputTap } from '../host/output-tap.ts';
-import { createRendererNode } from '../host/renderer-node.ts';
+import { type AttachedSound, attachVirtioSnd, type V86Like, v86Bus } from 'virtio-snd-web/embed';
+import { checkEnvironment, createRendererNode, OutputTap } from 'virtio-snd-web/host';
 import { SerialConsole } from './serial-console.ts';
 
 const BASE = 0xfe000000;

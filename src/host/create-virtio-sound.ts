@@ -10,12 +10,14 @@
  */
 
 import * as Comlink from 'comlink';
-import type { RenderState } from '../device/render-state.ts';
-import { H_TAP_WRITE, SharedState } from '../device/shared-state.ts';
-import type { VirtioSndDeviceOptions } from '../device/virtio-snd-device.ts';
+import {
+  CompletionLog,
+  OutputTap,
+  type RenderState,
+  type VirtioSndDeviceOptions,
+} from '../device/index.ts';
 import type { CardSummary, DriverService, PlayOptions, ServiceEvent } from './driver-service.ts';
 import { VirtioSoundError } from './errors.ts';
-import { CompletionLog, OutputTap } from './output-tap.ts';
 import { createRendererNode, loadRenderer } from './renderer-node.ts';
 
 export interface VirtioSoundOptions {
@@ -108,7 +110,8 @@ export async function createVirtioSound(options: VirtioSoundOptions = {}): Promi
   ]);
   const node = await createRendererNode(context, renderState);
   node.connect(options.destination ?? context.destination);
-  const shared = new SharedState(renderState.shared, renderState.layout);
+  // The scope's reader of the output tap (none when the device keeps no tap).
+  const scope = renderState.layout.tapFrames > 0 ? new OutputTap(renderState) : null;
   let mic: { stream: MediaStream; source: MediaStreamAudioSourceNode } | null = null;
   let closed = false;
 
@@ -176,16 +179,7 @@ export async function createVirtioSound(options: VirtioSoundOptions = {}): Promi
       await driver.setControl('Master Playback Switch', [muted ? 0 : 1]);
     },
     readScope(left, right) {
-      const frames = renderState.layout.tapFrames;
-      if (frames === 0) return;
-      const w = Atomics.load(shared.i32, H_TAP_WRITE);
-      const n = Math.min(left.length, right.length, frames);
-      const base = shared.layout.tap;
-      for (let i = 0; i < n; i++) {
-        const at = base + 2 * ((w - n + i) & (frames - 1));
-        left[i] = shared.f32[at];
-        right[i] = shared.f32[at + 1];
-      }
+      scope?.latest(left, right);
     },
     outputTap() {
       return new OutputTap(renderState);

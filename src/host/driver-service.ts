@@ -10,12 +10,14 @@
  * with writing into the SharedArrayBuffer from the page.
  */
 
-import type { RenderState } from '../device/render-state.ts';
-import type { VirtioSndDeviceOptions } from '../device/virtio-snd-device.ts';
-import { VirtioSndDevice } from '../device/virtio-snd-device.ts';
-import { VirtioSndDriver } from '../driver/card.ts';
-import { VirtioSndError, XrunError } from '../driver/errors.ts';
-import type { HwParams, PcmStream } from '../driver/pcm-ops.ts';
+import { type RenderState, VirtioSndDevice, type VirtioSndDeviceOptions } from '../device/index.ts';
+import {
+  type HwParams,
+  type PcmStream,
+  VirtioSndDriver,
+  VirtioSndError,
+  XrunError,
+} from '../driver/index.ts';
 import { PCM_FORMAT_INFO } from '../snd/protocol.ts';
 import { VirtioMmioTransport } from '../virtio/mmio.ts';
 import { Tone } from './tone.ts';

@@ -1,3 +1,10 @@
+/**
+ * Main-thread glue for a web page: createVirtioSound() builds the guest memory,
+ * the AudioContext, the worklet node and the driver Worker and returns a typed
+ * handle; createRendererNode() is the one piece an emulator page needs.
+ */
+
+export { type Completion, CompletionLog, OutputTap, type TapChunk } from '../device/index.ts';
 export {
   checkEnvironment,
   createVirtioSound,
@@ -7,5 +14,5 @@ export {
 } from './create-virtio-sound.ts';
 export type { CardSummary, PlayOptions, ServiceEvent, StreamStatus } from './driver-service.ts';
 export { VirtioSoundError, type VirtioSoundErrorCode } from './errors.ts';
-export { type Completion, CompletionLog, OutputTap, type TapChunk } from './output-tap.ts';
+export { createRendererNode, loadRenderer } from './renderer-node.ts';
 export { parseWav, type Wav, WavError, writeWav } from './wav.ts';

@@ -4,7 +4,7 @@
  */
 
 import processorUrl from '../../worklet/processor.ts?worker&url';
-import type { RenderState } from '../device/render-state.ts';
+import type { RenderState } from '../device/index.ts';
 
 const loaded = new WeakMap<BaseAudioContext, Promise<void>>();
 

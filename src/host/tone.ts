@@ -2,7 +2,7 @@
  * A phase-continuous sine generator producing periods in any PCM format.
  */
 
-import { encodePcm } from './pcm-encode.ts';
+import { encodePcm } from '../pcm/pcm-encode.ts';
 
 export class Tone {
   private phase = 0;

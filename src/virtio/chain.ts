@@ -204,7 +204,9 @@ export class DescriptorChain {
 }
 
 // Makes subarray views per segment: for the control plane, not the audio thread
-// (the renderer reads and writes PCM segments in place).
+// (the renderer reads and writes PCM segments in place). A segment the memory no
+// longer holds (an emulator replaced its RAM since the walk) is skipped, not
+// touched; a negative offset copies nothing.
 function copySegments(
   guest: Uint8Array,
   addrs: Float64Array,
@@ -216,6 +218,7 @@ function copySegments(
   length: number,
   toGuest: boolean,
 ): number {
+  if (offset < 0) return 0;
   let done = 0;
   let skip = offset;
   for (let i = 0; i < count && done < length; i++) {
@@ -226,10 +229,9 @@ function copySegments(
     }
     const n = Math.min(segLen - skip, length - done);
     const g = addrs[i] + skip;
-    if (toGuest) {
-      guest.set(buf.subarray(bufOffset + done, bufOffset + done + n), g);
-    } else {
-      buf.set(guest.subarray(g, g + n), bufOffset + done);
+    if (g + n <= guest.length) {
+      if (toGuest) guest.set(buf.subarray(bufOffset + done, bufOffset + done + n), g);
+      else buf.set(guest.subarray(g, g + n), bufOffset + done);
     }
     done += n;
     skip = 0;

@@ -10,8 +10,8 @@
  * cannot corrupt them.
  */
 
-import type { Allocator } from './allocator.ts';
 import { ChainError, VirtqueueError } from './chain.ts';
+import type { Allocator } from './heap.ts';
 import type { GuestMemory } from './memory.ts';
 import {
   AVAIL_ALIGN,

@@ -7,7 +7,6 @@
  * {@link VirtioMmioTransport} in the same thread.
  */
 
-import type { Allocator } from './allocator.ts';
 import { allocateQueue, DriverQueue, type QueueLayout } from './driver-queue.ts';
 import {
   featureBit,
@@ -20,6 +19,7 @@ import {
   VIRTIO_STATUS_FAILED,
   VIRTIO_STATUS_FEATURES_OK,
 } from './features.ts';
+import type { Allocator } from './heap.ts';
 import type { GuestMemory } from './memory.ts';
 import { MMIO, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION } from './mmio.ts';
 

@@ -4,7 +4,7 @@
  * in order within each stream and kind.
  */
 import { describe, expect, it } from 'vitest';
-import { BACKLOG_CAP, EventQueue } from '../../src/device/event-queue.ts';
+import { BACKLOG_CAP, EventQueue } from '../../src/device/control/event-queue.ts';
 import * as P from '../../src/snd/protocol.ts';
 import { DeviceQueue, QUEUE_STATE_WORDS } from '../../src/virtio/device-queue.ts';
 import { GuestMemory } from '../../src/virtio/memory.ts';

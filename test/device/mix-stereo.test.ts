@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PcmCodec } from '../../src/device/pcm-format.ts';
+import { PcmCodec } from '../../src/pcm/pcm-codec.ts';
 import {
   VIRTIO_SND_PCM_FMT_FLOAT,
   VIRTIO_SND_PCM_FMT_S16,

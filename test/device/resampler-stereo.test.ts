@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { designResampler, Resampler } from '../../src/device/resampler.ts';
+import { designResampler, Resampler } from '../../src/pcm/resampler.ts';
 
 function run(
   channels: number,

@@ -5,12 +5,16 @@
  * reached the driver only with some later ring, or never.)
  */
 import { describe, expect, it } from 'vitest';
-import { startServiceLoop } from '../../src/device/service-loop.ts';
-import { H_DOORBELL } from '../../src/device/shared-state.ts';
+import { startServiceLoop } from '../../src/device/control/service-loop.ts';
+import { SharedWord } from '../../src/device/shared/layout.ts';
 
-function ring(i32: Int32Array): void {
-  Atomics.add(i32, H_DOORBELL, 1);
-  Atomics.notify(i32, H_DOORBELL);
+function doorbell(): SharedWord {
+  return new SharedWord(new Int32Array(new SharedArrayBuffer(64)), 5);
+}
+
+function ring(w: SharedWord): void {
+  w.add(1);
+  w.notify();
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 50));
@@ -23,15 +27,15 @@ async function until(done: () => boolean): Promise<void> {
 
 describe('startServiceLoop', () => {
   it('services a ring that arrives during service()', async () => {
-    const i32 = new Int32Array(new SharedArrayBuffer(64));
+    const bell = doorbell();
     let calls = 0;
-    const loop = startServiceLoop(i32, () => {
+    const loop = startServiceLoop(bell, () => {
       calls++;
       // The renderer rings again while the control plane is busy with the first one.
-      if (calls === 1) ring(i32);
+      if (calls === 1) ring(bell);
     });
     await settle();
-    ring(i32);
+    ring(bell);
     await until(() => calls >= 2);
     await settle();
     expect(calls).toBe(2);
@@ -39,32 +43,39 @@ describe('startServiceLoop', () => {
   });
 
   it('services every ring of a burst at least once after the last one', async () => {
-    const i32 = new Int32Array(new SharedArrayBuffer(64));
+    const bell = doorbell();
     let calls = 0;
     let seenAtLastCall = -1;
-    const loop = startServiceLoop(i32, () => {
+    const loop = startServiceLoop(bell, () => {
       calls++;
-      seenAtLastCall = Atomics.load(i32, H_DOORBELL);
+      seenAtLastCall = bell.load();
     });
     await settle();
-    for (let k = 0; k < 100; k++) ring(i32);
-    await until(() => seenAtLastCall === Atomics.load(i32, H_DOORBELL));
+    for (let k = 0; k < 100; k++) ring(bell);
+    await until(() => seenAtLastCall === bell.load());
     expect(calls).toBeGreaterThan(0);
     // The last service() saw the final doorbell value: nothing was left unserviced.
-    expect(seenAtLastCall).toBe(Atomics.load(i32, H_DOORBELL));
+    expect(seenAtLastCall).toBe(bell.load());
     loop.stop();
     const after = calls;
-    ring(i32);
+    ring(bell);
     await settle();
     expect(calls).toBe(after);
   });
 
-  it('falls back to a timer without shared memory', async () => {
-    const i32 = new Int32Array(new ArrayBuffer(64));
-    let calls = 0;
-    const loop = startServiceLoop(i32, () => calls++);
-    await until(() => calls > 3);
-    loop.stop();
-    expect(calls).toBeGreaterThan(3);
+  it('falls back to a timer where Atomics.waitAsync is missing (Firefox before 145)', async () => {
+    const atomics = Atomics as unknown as { waitAsync?: unknown };
+    const saved = atomics.waitAsync;
+    atomics.waitAsync = undefined;
+    try {
+      expect(SharedWord.canWaitAsync).toBe(false);
+      let calls = 0;
+      const loop = startServiceLoop(doorbell(), () => calls++);
+      await until(() => calls > 3);
+      loop.stop();
+      expect(calls).toBeGreaterThan(3);
+    } finally {
+      atomics.waitAsync = saved;
+    }
   });
 });

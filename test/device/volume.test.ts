@@ -6,7 +6,7 @@
  * CTL_NOTIFY with the control id and the VALUE mask.
  */
 import { describe, expect, it } from 'vitest';
-import { RAMP_FRAMES } from '../../src/device/gain-ramp.ts';
+import { RAMP_FRAMES } from '../../src/device/render/gain-ramp.ts';
 import * as P from '../../src/snd/protocol.ts';
 import { QUANTUM, SndGuest } from '../helpers/snd-guest.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VirtioSndDevice } from '../../src/device/virtio-snd-device.ts';
+import { VirtioSndDevice } from '../../src/device/control/virtio-snd-device.ts';
 import { VirtioSndDriver } from '../../src/driver/card.ts';
 import {
   CtlRequestError,

@@ -1,10 +1,12 @@
 /** The driver distrusts the device: impossible answers are typed errors (and a reset), never corruption. */
 import { describe, expect, it } from 'vitest';
-import { PcmRenderer } from '../../src/device/pcm-renderer.ts';
-import { VirtioSndDevice } from '../../src/device/virtio-snd-device.ts';
+import { VirtioSndDevice } from '../../src/device/control/virtio-snd-device.ts';
+import { PcmRenderer } from '../../src/device/render/pcm-renderer.ts';
+import { SharedState } from '../../src/device/shared/layout.ts';
 import { VirtioSndDriver } from '../../src/driver/card.ts';
 import { DeviceError } from '../../src/driver/errors.ts';
 import * as P from '../../src/snd/protocol.ts';
+import { QS_USED } from '../../src/virtio/device-queue.ts';
 import { GuestMemory } from '../../src/virtio/memory.ts';
 import { VirtioMmioTransport } from '../../src/virtio/mmio.ts';
 import { HostileDevice, type Lies } from '../helpers/hostile-device.ts';
@@ -135,7 +137,8 @@ describe('broken used rings', () => {
 
   it('used.idx running ahead', async () => {
     const s = await playing({});
-    const used = s.hostile.inner.shared.queueState(2)[4]; // QS_USED: the TX used ring's address
+    const rs = s.hostile.inner.renderState;
+    const used = new SharedState(rs.shared, rs.layout).queueState(2)[QS_USED]; // the TX used ring
     s.mem.storeU16(used + 2, 200);
     s.driver.poll();
     expect(s.errors[0]).toBeInstanceOf(DeviceError);

@@ -3,7 +3,7 @@
  * synchronous calls (no promise per call) for producers in a tight loop.
  */
 import { describe, expect, it } from 'vitest';
-import { VirtioSndDevice } from '../../src/device/virtio-snd-device.ts';
+import { VirtioSndDevice } from '../../src/device/control/virtio-snd-device.ts';
 import { VirtioSndDriver } from '../../src/driver/card.ts';
 import {
   ArgumentError,

@@ -7,9 +7,9 @@
  * (8 periods of 1024 frames: 34 ms of buffer at that speed, enough for a loaded 2-core machine).
  */
 import { describe, expect, it } from 'vitest';
-import { PcmRenderer } from '../../src/device/pcm-renderer.ts';
-import type { RenderState } from '../../src/device/render-state.ts';
-import { S_START_FRAME, SharedState } from '../../src/device/shared-state.ts';
+import { PcmRenderer } from '../../src/device/render/pcm-renderer.ts';
+import { SharedState } from '../../src/device/shared/layout.ts';
+import type { RenderState } from '../../src/device/shared/render-state.ts';
 import { startTsWorker } from '../helpers/ts-worker.ts';
 import { prbsFrame } from './signal.ts';
 
@@ -63,7 +63,7 @@ describe('driver Worker + renderer thread', () => {
       else if (wait < -2 * quantumMs) late -= wait;
       if ((q & 63) === 0) await new Promise((r) => setImmediate(r));
       renderer.process([[]], out);
-      const start = s.i32[s.stream(0) + S_START_FRAME];
+      const start = s.streams[0].startFrame;
       if (start < 0) continue;
       for (let i = 0; i < QUANTUM; i++) {
         const f = q * QUANTUM + i - start;
@@ -85,6 +85,6 @@ describe('driver Worker + renderer thread', () => {
     expect(done.hwPtr).toBe(total);
     expect(checked).toBe(total);
     expect(mismatches).toBe(0);
-    expect(s.i32[s.stream(0) + S_START_FRAME]).toBeGreaterThanOrEqual(0);
+    expect(s.streams[0].startFrame).toBeGreaterThanOrEqual(0);
   }, 90_000);
 });

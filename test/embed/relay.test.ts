@@ -5,7 +5,7 @@
  * audio-timed, events and controls pass both ways.
  */
 import { describe, expect, it } from 'vitest';
-import { PcmRenderer } from '../../src/device/pcm-renderer.ts';
+import { PcmRenderer } from '../../src/device/render/pcm-renderer.ts';
 import { VirtioSndDriver } from '../../src/driver/card.ts';
 import { RelayDevice } from '../../src/embed/relay-device.ts';
 import { GuestMemory } from '../../src/virtio/memory.ts';

@@ -10,8 +10,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PcmRenderer } from '../../src/device/pcm-renderer.ts';
-import { VirtioSndDevice } from '../../src/device/virtio-snd-device.ts';
+import { VirtioSndDevice } from '../../src/device/control/virtio-snd-device.ts';
+import { PcmRenderer } from '../../src/device/render/pcm-renderer.ts';
 import { VirtioSndDriver } from '../../src/driver/card.ts';
 import { VirtioSndError } from '../../src/driver/errors.ts';
 import * as P from '../../src/snd/protocol.ts';

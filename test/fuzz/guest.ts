@@ -6,9 +6,9 @@
  */
 
 import fc from 'fast-check';
-import type { StreamConfig } from '../../src/device/config.ts';
-import { PcmRenderer } from '../../src/device/pcm-renderer.ts';
-import { VirtioSndDevice } from '../../src/device/virtio-snd-device.ts';
+import type { StreamConfig } from '../../src/device/control/config.ts';
+import { VirtioSndDevice } from '../../src/device/control/virtio-snd-device.ts';
+import { PcmRenderer } from '../../src/device/render/pcm-renderer.ts';
 import * as P from '../../src/snd/protocol.ts';
 import { GuestMemory } from '../../src/virtio/memory.ts';
 import { MMIO, VirtioMmioTransport } from '../../src/virtio/mmio.ts';

@@ -12,8 +12,8 @@
  *    chain's writable size (0 for a chain the reference walker rejects).
  */
 
-import { H_RESET_GEN } from '../../src/device/shared-state.ts';
-import type { VirtioSndDevice } from '../../src/device/virtio-snd-device.ts';
+import type { VirtioSndDevice } from '../../src/device/control/virtio-snd-device.ts';
+import { SharedState } from '../../src/device/shared/layout.ts';
 import {
   QF_INDIRECT,
   QS_AVAIL,
@@ -105,10 +105,14 @@ export class Oracle {
   /** Extra ranges the test itself lets the device write (none by default). */
   returned = 0;
 
+  /** The device's private state, read through its render state (as the worklet does). */
+  private readonly shared: SharedState;
+
   constructor(
     readonly device: VirtioSndDevice,
     readonly mem: GuestMemory,
   ) {
+    this.shared = new SharedState(device.renderState.shared, device.renderState.layout);
     this.snapshot = new Uint8Array(mem.size);
     this.snapWords = new Uint32Array(this.snapshot.buffer);
     this.words = new Uint32Array(mem.buffer, 0, mem.size >>> 2);
@@ -118,7 +122,7 @@ export class Oracle {
   private readonly words: Uint32Array;
 
   private queue(q: number) {
-    const s = this.device.shared.queueState(q);
+    const s = this.shared.queueState(q);
     return {
       ready: Atomics.load(s, QS_READY) === 1,
       size: s[QS_SIZE],
@@ -132,7 +136,7 @@ export class Oracle {
 
   /** A queue's identity: its rings, and the device reset generation (a reset starts it over). */
   private keyOf(c: ReturnType<Oracle['queue']>): string {
-    const gen = Atomics.load(this.device.shared.i32, H_RESET_GEN);
+    const gen = this.shared.resetGen.load();
     return c.ready ? `${gen}:${c.size}:${c.desc}:${c.avail}:${c.used}` : '';
   }
 

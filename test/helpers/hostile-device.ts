@@ -3,7 +3,7 @@
  * corrupts its configuration, its answers, its used rings or its events,
  * so the driver's distrust can be tested.
  */
-import type { VirtioSndDevice } from '../../src/device/virtio-snd-device.ts';
+import type { VirtioSndDevice } from '../../src/device/control/virtio-snd-device.ts';
 import type { TransportLink, VirtioDevice } from '../../src/virtio/device.ts';
 import type { QueueSetup } from '../../src/virtio/device-queue.ts';
 import type { GuestMemory } from '../../src/virtio/memory.ts';

@@ -3,11 +3,12 @@
  * VirtioMmioTransport, and the test advances audio time by calling the
  * renderer itself (a fake audio clock).
  */
-import { PcmRenderer } from '../../src/device/pcm-renderer.ts';
+
 import {
   VirtioSndDevice,
   type VirtioSndDeviceOptions,
-} from '../../src/device/virtio-snd-device.ts';
+} from '../../src/device/control/virtio-snd-device.ts';
+import { PcmRenderer } from '../../src/device/render/pcm-renderer.ts';
 import { type DriverOptions, VirtioSndDriver } from '../../src/driver/card.ts';
 import type { HwParams, PcmStream } from '../../src/driver/pcm-ops.ts';
 import { VIRTIO_SND_PCM_FMT_S16 } from '../../src/snd/protocol.ts';

@@ -1,13 +1,13 @@
-import { GuestAllocator } from '../../src/virtio/allocator.ts';
 import { DescriptorChain } from '../../src/virtio/chain.ts';
 import { DeviceQueue, QUEUE_STATE_WORDS } from '../../src/virtio/device-queue.ts';
 import { allocateQueue, DriverQueue, type QueueLayout } from '../../src/virtio/driver-queue.ts';
+import { GuestHeap } from '../../src/virtio/heap.ts';
 import { GuestMemory } from '../../src/virtio/memory.ts';
 import { AVAIL_IDX, AVAIL_RING, DESC_SIZE } from '../../src/virtio/ring.ts';
 
 export interface QueuePair {
   mem: GuestMemory;
-  alloc: GuestAllocator;
+  alloc: GuestHeap;
   layout: QueueLayout;
   drv: DriverQueue<number>;
   dev: DeviceQueue;
@@ -20,7 +20,7 @@ export function queuePair(
   opts: { eventIdx?: boolean; indirect?: boolean; memBytes?: number } = {},
 ): QueuePair {
   const mem = new GuestMemory(new SharedArrayBuffer(opts.memBytes ?? 1 << 20));
-  const alloc = new GuestAllocator(0, mem.size);
+  const alloc = new GuestHeap(0, mem.size);
   const layout = allocateQueue(alloc, size);
   const drv = new DriverQueue<number>(mem, layout, { eventIdx: !!opts.eventIdx });
   const dev = new DeviceQueue(mem, new Uint32Array(QUEUE_STATE_WORDS), 0);

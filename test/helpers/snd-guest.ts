@@ -5,11 +5,11 @@
  * the device sees goes through VirtioMmioTransport and guest memory.
  */
 
-import { PcmRenderer } from '../../src/device/pcm-renderer.ts';
 import {
   VirtioSndDevice,
   type VirtioSndDeviceOptions,
-} from '../../src/device/virtio-snd-device.ts';
+} from '../../src/device/control/virtio-snd-device.ts';
+import { PcmRenderer } from '../../src/device/render/pcm-renderer.ts';
 import { RelayDevice } from '../../src/embed/relay-device.ts';
 import {
   PCM_HDR,
@@ -19,13 +19,13 @@ import {
   VIRTIO_SND_F_CTLS,
   VIRTIO_SND_R_PCM_SET_PARAMS,
 } from '../../src/snd/protocol.ts';
-import { GuestAllocator } from '../../src/virtio/allocator.ts';
 import type { DriverQueue } from '../../src/virtio/driver-queue.ts';
 import {
   featureBit,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
 } from '../../src/virtio/features.ts';
+import { GuestHeap } from '../../src/virtio/heap.ts';
 import { GuestMemory } from '../../src/virtio/memory.ts';
 import { VirtioMmioTransport } from '../../src/virtio/mmio.ts';
 import { MmioDriver } from '../../src/virtio/mmio-driver.ts';
@@ -63,7 +63,7 @@ export class SndGuest {
   readonly transport: VirtioMmioTransport;
   readonly mmio: MmioDriver;
   readonly renderer: PcmRenderer;
-  readonly alloc: GuestAllocator;
+  readonly alloc: GuestHeap;
   queues: DriverQueue<number>[] = [];
   irqs = 0;
   /** Called each time the transport raises its interrupt line (after counting it). */
@@ -112,7 +112,7 @@ export class SndGuest {
       },
     });
     this.mmio = new MmioDriver(this.transport, this.mem);
-    this.alloc = new GuestAllocator(0x1000, memBytes);
+    this.alloc = new GuestHeap(0x1000, memBytes);
     this.renderer = new PcmRenderer(this.device.renderState);
   }
 

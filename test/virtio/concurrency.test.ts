@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { GuestAllocator } from '../../src/virtio/allocator.ts';
 import { ChainError, DescriptorChain } from '../../src/virtio/chain.ts';
 import { DeviceQueue, POP_EMPTY, QUEUE_STATE_WORDS } from '../../src/virtio/device-queue.ts';
 import { allocateQueue } from '../../src/virtio/driver-queue.ts';
+import { GuestHeap } from '../../src/virtio/heap.ts';
 import { GuestMemory } from '../../src/virtio/memory.ts';
 import { startTsWorker } from '../helpers/ts-worker.ts';
 
@@ -12,7 +12,7 @@ describe('driver and device on two threads over one SharedArrayBuffer', () => {
   it(`moves ${TOTAL} buffers with no loss, duplication or reordering`, async () => {
     const memory = new SharedArrayBuffer(1 << 20);
     const mem = new GuestMemory(memory);
-    const alloc = new GuestAllocator(0, mem.size);
+    const alloc = new GuestHeap(0, mem.size);
     const layout = allocateQueue(alloc, 256);
     const bufBase = alloc.alloc(16 * 256);
     const control = new SharedArrayBuffer(16);

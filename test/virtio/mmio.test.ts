@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { GuestAllocator } from '../../src/virtio/allocator.ts';
 import {
   featureBit,
   VIRTIO_F_EVENT_IDX,
@@ -12,6 +11,7 @@ import {
   VIRTIO_STATUS_DRIVER_OK,
   VIRTIO_STATUS_FEATURES_OK,
 } from '../../src/virtio/features.ts';
+import { GuestHeap } from '../../src/virtio/heap.ts';
 import { GuestMemory } from '../../src/virtio/memory.ts';
 import { MMIO, VirtioMmioTransport } from '../../src/virtio/mmio.ts';
 import { MmioDriver, VirtioTransportError } from '../../src/virtio/mmio-driver.ts';
@@ -23,7 +23,7 @@ function setup() {
   const irq: boolean[] = [];
   const t = new VirtioMmioTransport(dev, { onInterrupt: (a) => irq.push(a) });
   const drv = new MmioDriver(t, mem);
-  const alloc = new GuestAllocator(0, mem.size);
+  const alloc = new GuestHeap(0, mem.size);
   return { mem, dev, irq, t, drv, alloc };
 }
 
@@ -172,7 +172,7 @@ describe('virtio-mmio transport', () => {
     expect(dev.queues[0].ready).toBe(false);
     // The driver can start over.
     drv.negotiate(0n);
-    drv.setupQueue(0, 8, new GuestAllocator(0x8000, 0x10000));
+    drv.setupQueue(0, 8, new GuestHeap(0x8000, 0x10000));
     drv.driverOk();
     expect(dev.active).toBe(true);
   });

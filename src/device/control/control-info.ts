@@ -1,0 +1,39 @@
+/**
+ * The *_INFO requests (JACK_INFO, PCM_INFO, CHMAP_INFO, CTL_INFO) share one
+ * shape: a virtio_snd_query_info {code, start_id, count, size} answered by
+ * `count` info structs of `size` bytes each. This checks the query once.
+ */
+
+import { QUERY_INFO, VIRTIO_SND_S_BAD_MSG, VIRTIO_SND_S_OK } from '../../snd/protocol.ts';
+import type { ControlRequest, ControlResponse } from './control-queue.ts';
+
+/** Writes item `id` as an info struct of `size` bytes at `offset` of `view`. */
+export type InfoEncoder = (id: number, view: DataView, offset: number, size: number) => void;
+
+/**
+ * Answers a query_info for `total` items whose info struct is at least
+ * `minSize` bytes. A driver may ask for a larger `size` (a newer struct): the
+ * extra bytes are zero. A smaller one is refused, except the sizes listed in
+ * `alsoAccepted` (layouts the encoder knows, such as ctl_info on i386).
+ */
+export function answerQueryInfo(
+  req: ControlRequest,
+  total: number,
+  minSize: number,
+  encode: InfoEncoder,
+  alsoAccepted: readonly number[] = [],
+): ControlResponse {
+  if (req.bytes.length !== QUERY_INFO.size) return { status: VIRTIO_SND_S_BAD_MSG };
+  const v = req.view;
+  const start = v.getUint32(QUERY_INFO.startId, true);
+  const count = v.getUint32(QUERY_INFO.count, true);
+  const size = v.getUint32(QUERY_INFO.itemSize, true);
+  if (start > total || count > total - start) return { status: VIRTIO_SND_S_BAD_MSG };
+  if (size < minSize && !alsoAccepted.includes(size)) return { status: VIRTIO_SND_S_BAD_MSG };
+  // Checked in floating point: count * size cannot wrap as it would in 32 bits.
+  if (4 + count * size > req.room) return { status: VIRTIO_SND_S_BAD_MSG };
+  const payload = new Uint8Array(count * size);
+  const out = new DataView(payload.buffer);
+  for (let i = 0; i < count; i++) encode(start + i, out, i * size, size);
+  return { status: VIRTIO_SND_S_OK, payload };
+}

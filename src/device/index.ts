@@ -1,0 +1,17 @@
+/**
+ * The device: its control plane (VirtioSndDevice) and its data plane
+ * (PcmRenderer, for the audio thread), and what a host may read of them.
+ * The only entry into src/device for code outside it.
+ */
+
+export type { ChmapConfig, JackConfig, StreamConfig } from './control/config.ts';
+export { DeviceConfigError } from './control/config.ts';
+export type { ControlConfig } from './control/controls.ts';
+export type { DeviceStats, StreamStats } from './control/stats.ts';
+export type { StreamView } from './control/stream-view.ts';
+export { VirtioSndDevice, type VirtioSndDeviceOptions } from './control/virtio-snd-device.ts';
+export { PcmRenderer } from './render/pcm-renderer.ts';
+export { type Completion, CompletionLog } from './shared/completion-log.ts';
+export { OutputTap, type TapChunk } from './shared/output-tap.ts';
+export type { Direction, RenderState } from './shared/render-state.ts';
+export type { PcmStateName } from './shared/stream-state.ts';

@@ -1,0 +1,206 @@
+/**
+ * PcmRenderer: the virtio-snd device's data plane, for the audio thread.
+ *
+ * process() has the contract of AudioWorkletProcessor.process(): every call
+ * renders one quantum of 128 frames at the context rate. It polls the TX and
+ * RX avail rings, plays running output streams into `outputs[0]`, fills
+ * running input streams' RX messages from `inputs[0]`, completes each message
+ * in the quantum where its last frame is played (or its last byte filled), and
+ * rings the control plane's doorbell. Period completions are therefore timed
+ * by the audio clock.
+ *
+ * It allocates nothing per call, never blocks (if the control plane holds a
+ * queue's lock, that queue waits one quantum), and never throws: anything
+ * unexpected marks the device as needing a reset and the output goes silent.
+ */
+
+import { PcmCodec } from '../../pcm/pcm-codec.ts';
+import { GuestMemory } from '../../virtio/memory.ts';
+import { EventRing } from '../shared/event-ring.ts';
+import { IoQueue } from '../shared/io-queue.ts';
+import { INT_NEEDS_RESET, INT_VRING, SharedState } from '../shared/layout.ts';
+import { writeTap } from '../shared/output-tap.ts';
+import { LOCK_RENDERER, tryLock, unlock } from '../shared/queue-lock.ts';
+import type { RenderState } from '../shared/render-state.ts';
+import { STATE_RUNNING } from '../shared/stream-state.ts';
+import { CaptureStream } from './capture-stream.ts';
+import { ChannelPositions } from './channel-routing.ts';
+import { GainRamp } from './gain-ramp.ts';
+import { PcmIo } from './pcm-io.ts';
+import { PlaybackStream, QUANTUM } from './playback-stream.ts';
+
+export class PcmRenderer {
+  readonly sampleRate: number;
+  private readonly s: SharedState;
+  private readonly tx: IoQueue;
+  private readonly rx: IoQueue;
+  private readonly events: EventRing;
+  private readonly playback: PlaybackStream[] = [];
+  private readonly capture: CaptureStream[] = [];
+  private readonly playbackGain = new GainRamp(1);
+  private readonly captureGain = new GainRamp(1);
+  /** Left/right mix of all output streams, and the interleaved audio input. */
+  private readonly mixL = new Float32Array(QUANTUM);
+  private readonly mixR = new Float32Array(QUANTUM);
+  private readonly input = new Float32Array(2 * QUANTUM);
+  private resetGen = -1;
+  /** Whether a stream wrote the mix this quantum (else it is still to be cleared). */
+  private mixed = false;
+  /** Number of times process() caught an unexpected exception. */
+  faults = 0;
+
+  constructor(state: RenderState) {
+    this.sampleRate = state.sampleRate;
+    const mem = new GuestMemory(state.memory);
+    this.s = new SharedState(state.shared, state.layout);
+    this.tx = new IoQueue(mem, this.s, true);
+    this.rx = new IoQueue(mem, this.s, false);
+    this.events = new EventRing(this.s);
+    const io = new PcmIo(mem, new PcmCodec(mem.u8));
+    state.streams.forEach((st, id) => {
+      const pos = new ChannelPositions(state.chmaps, st.direction, st.hdaFnNid);
+      if (st.direction === 'output') {
+        this.playback.push(
+          new PlaybackStream(id, this.s, this.tx, io, this.events, pos, state.sampleRate),
+        );
+      } else {
+        this.capture.push(
+          new CaptureStream(id, this.s, this.rx, io, this.events, pos, state.sampleRate),
+        );
+      }
+    });
+  }
+
+  /** Same contract as AudioWorkletProcessor.process(). Always returns true (keep the node alive). */
+  process(inputs: Float32Array[][], outputs: Float32Array[][]): boolean {
+    try {
+      this.render(inputs, outputs);
+    } catch {
+      // A bug must not kill the audio graph: go silent and ask for a reset.
+      this.faults++;
+      const out = outputs[0];
+      if (out) for (const ch of out) ch.fill(0);
+      this.s.ring(INT_NEEDS_RESET);
+    }
+    return true;
+  }
+
+  private render(inputs: Float32Array[][], outputs: Float32Array[][]): void {
+    const s = this.s;
+    const blockStart = s.framesLo.value;
+    s.advanceFrames(QUANTUM);
+
+    // Mix straight into a stereo (or wider) output; mono or no output mixes privately.
+    const out = outputs[0];
+    const direct = out !== undefined && out.length > 1 && out[0].length === QUANTUM;
+    const mixL = direct ? out[0] : this.mixL;
+    const mixR = direct ? out[1] : this.mixR;
+    let flags = 0;
+    this.mixed = false;
+    const events = s.evtWrite.load();
+    const overflowed = s.evtOverflowed.load();
+    if (s.active.load() === 1) {
+      const gen = s.resetGen.load();
+      if (gen !== this.resetGen) this.dropPrivateState(gen);
+      flags |= this.renderOutputs(mixL, mixR, blockStart);
+      flags |= this.captureInputs(inputs[0], blockStart);
+    }
+    if (!this.mixed) {
+      mixL.fill(0);
+      mixR.fill(0);
+    }
+    this.writeOutputs(out, mixL, mixR, direct);
+    if (flags !== 0 || s.evtWrite.load() !== events || s.evtOverflowed.load() !== overflowed)
+      s.ring(flags);
+  }
+
+  private dropPrivateState(gen: number): void {
+    this.resetGen = gen;
+    for (const p of this.playback) p.reset();
+    for (const c of this.capture) c.reset();
+    // A reset guest starts from its default mixer: no ramp from the old volume.
+    this.playbackGain.reset(this.s.playbackGain);
+    this.captureGain.reset(this.s.captureGain);
+  }
+
+  /** Plays the running output streams into the mix; sets `mixed` when one wrote to it. */
+  private renderOutputs(mixL: Float32Array, mixR: Float32Array, blockStart: number): number {
+    const s = this.s;
+    if (!tryLock(s.lockTx, LOCK_RENDERER)) return 0;
+    let flags = 0;
+    try {
+      if (!this.tx.intake()) flags |= INT_NEEDS_RESET;
+      for (const p of this.playback) {
+        if (s.streams[p.id].state !== STATE_RUNNING) continue;
+        p.render(mixL, mixR, this.mixed, blockStart);
+        this.mixed = true;
+      }
+      if (this.tx.queue.shouldInterrupt()) flags |= INT_VRING;
+    } finally {
+      unlock(s.lockTx);
+    }
+    return flags;
+  }
+
+  private captureInputs(channels: Float32Array[] | undefined, blockStart: number): number {
+    const s = this.s;
+    if (this.capture.length === 0) return 0;
+    let running = false;
+    for (const c of this.capture) running ||= s.streams[c.id].state === STATE_RUNNING;
+    // Playback only, and no new RX buffers: leave the queue and its lock alone.
+    if (!running && !this.rx.queue.mayHaveAvailable()) return 0;
+    if (!tryLock(s.lockRx, LOCK_RENDERER)) return 0;
+    let flags = 0;
+    try {
+      if (!this.rx.intake()) flags |= INT_NEEDS_RESET;
+      let prepared = false;
+      for (const c of this.capture) {
+        if (s.streams[c.id].state !== STATE_RUNNING) continue;
+        if (!prepared) {
+          this.interleaveInput(channels);
+          prepared = true;
+        }
+        c.capture(this.input, blockStart);
+      }
+      if (this.rx.queue.shouldInterrupt()) flags |= INT_VRING;
+    } finally {
+      unlock(s.lockRx);
+    }
+    return flags;
+  }
+
+  /** inputs[0] (planar, maybe absent or mono) -> interleaved L/R with the capture gain. */
+  private interleaveInput(channels: Float32Array[] | undefined): void {
+    const inp = this.input;
+    const l = channels?.[0];
+    const r = channels?.[1] ?? l;
+    for (let f = 0; f < QUANTUM; f++) {
+      inp[2 * f] = l ? l[f] : 0;
+      inp[2 * f + 1] = r ? r[f] : 0;
+    }
+    this.captureGain.apply(inp, QUANTUM, 2, this.s.captureGain);
+  }
+
+  /** Playback gain on the mix, then the node's output (when it is not the mix) and the tap. */
+  private writeOutputs(
+    out: Float32Array[] | undefined,
+    l: Float32Array,
+    r: Float32Array,
+    direct: boolean,
+  ): void {
+    this.playbackGain.applyPlanar(l, r, QUANTUM, this.s.playbackGain);
+    if (out && out.length > 0) {
+      if (direct) {
+        for (let c = 2; c < out.length; c++) out[c].fill(0);
+      } else if (out.length > 1) {
+        out[0].set(l);
+        out[1].set(r);
+        for (let c = 2; c < out.length; c++) out[c].fill(0);
+      } else {
+        const m = out[0];
+        for (let f = 0; f < QUANTUM; f++) m[f] = 0.5 * (l[f] + r[f]);
+      }
+    }
+    writeTap(this.s, l, r, QUANTUM);
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * Attaching the device to an emulator: implement EmulatorBus (map an MMIO
+ * window, drive an IRQ line, expose guest RAM) and call attachVirtioSnd().
+ * v86Bus is the bus of the v86 x86 emulator.
+ */
+
+export { type AttachedSound, type AttachOptions, attachVirtioSnd } from './attach.ts';
+export type { EmulatorBus, MmioHandlers } from './emulator.ts';
+export { RelayDevice, type RelayOptions } from './relay-device.ts';
+export { DEFAULT_TX_LEAD_MS } from './tx-holdback.ts';
+export { type V86Cpu, type V86Like, v86Bus } from './v86-bus.ts';
