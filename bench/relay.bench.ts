@@ -66,13 +66,13 @@ export async function benchRelay(seconds = 10): Promise<Result[]> {
     await new Promise((r) => setImmediate(r));
   }
   await writer;
-  const periods = relay.messagesRelayed;
+  const periods = relay.stats().messagesRelayed;
   return [
     {
       name: 'relay.cost_per_period',
       value: Number(((spent / periods) * 1000).toFixed(2)),
       unit: 'µs',
-      note: `${periods} periods of 1024 S16 stereo frames (4 KiB) relayed, ${(relay.bytesRelayed / 1024).toFixed(0)} KiB copied; includes polling the guest's rings every quantum`,
+      note: `${periods} periods of 1024 S16 stereo frames (4 KiB) relayed, ${(relay.stats().bytesRelayed / 1024).toFixed(0)} KiB copied; includes polling the guest's rings every quantum`,
     },
   ];
 }

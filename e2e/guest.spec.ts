@@ -84,8 +84,8 @@ test('Linux in v86 plays and records through the device', async ({ page }) => {
       start,
       total,
       xruns: stats.streams[0].xruns,
-      relayedMessages: window.guest!.sound!.device.messagesRelayed,
-      heldPeak: window.guest!.sound!.device.heldMessagesPeak,
+      relayedMessages: window.guest!.sound!.device.stats().messagesRelayed,
+      heldPeak: window.guest!.sound!.device.stats().heldMessagesPeak,
     };
   });
   console.log(`aplay through the guest: ${JSON.stringify(r)}`);

@@ -6,16 +6,7 @@
 export { type CardConfig, type DriverOptions, VirtioSndDriver } from './card.ts';
 export type { Chmap } from './chmap.ts';
 export type { CardControl, ControlSet, ControlType } from './controls.ts';
-export {
-  ArgumentError,
-  CtlRequestError,
-  CtlTimeoutError,
-  DeviceError,
-  PcmParamError,
-  PcmStateError,
-  VirtioSndError,
-  XrunError,
-} from './errors.ts';
+export * from './errors.ts';
 export type { Jack, JackSet } from './jack.ts';
 export type { DeviceStreamState, PcmDirection, PcmHwInfo, PcmParams, PcmState } from './pcm.ts';
 export { type HwParams, PcmStream, type PeriodEvent } from './pcm-ops.ts';

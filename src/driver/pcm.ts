@@ -66,7 +66,7 @@ export interface PcmParams {
 }
 
 /** Known format indices: those with a defined sample size (0..24). */
-const KNOWN_FORMATS = 25;
+const KNOWN_FORMATS = PCM_FORMAT_INFO.length;
 
 /** Turns a PCM_INFO entry into the hardware description, refusing impossible ones. */
 export function parsePcmInfo(

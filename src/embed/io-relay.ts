@@ -38,12 +38,21 @@ export interface Relayed {
   inner: number;
 }
 
-export class IoRelay {
+export interface IoRelayStats {
   /** Bytes copied guest -> inner and back, for the relay's cost. */
-  bytesRelayed = 0;
-  messagesRelayed = 0;
+  bytesRelayed: number;
+  /** Guest TX/RX messages handed to the inner device. */
+  messagesRelayed: number;
+  /** Guest TX messages taken but not yet copied to the inner device (waiting to be due). */
+  heldMessages: number;
   /** The most TX messages held back at once. */
-  heldMessagesPeak = 0;
+  heldMessagesPeak: number;
+}
+
+export class IoRelay {
+  private bytesRelayed = 0;
+  private messagesRelayed = 0;
+  private heldMessagesPeak = 0;
   /** Messages (by queue index) that found the inner queue full, oldest first. */
   private readonly backlog: Relayed[][] = [[], [], [], []];
   private readonly header = new Uint8Array(PCM_XFER.size);
@@ -64,8 +73,16 @@ export class IoRelay {
     this.inner[RXQ] = rx;
   }
 
-  /** Guest TX messages taken but not yet copied to the inner device. */
-  get heldMessages(): number {
+  stats(): IoRelayStats {
+    return {
+      bytesRelayed: this.bytesRelayed,
+      messagesRelayed: this.messagesRelayed,
+      heldMessages: this.heldMessages(),
+      heldMessagesPeak: this.heldMessagesPeak,
+    };
+  }
+
+  private heldMessages(): number {
     let n = 0;
     for (let s = 0; s < this.holdback.streamCount; s++) n += this.holdback.heldCount(s);
     return n;
@@ -175,7 +192,7 @@ export class IoRelay {
       };
       if (rel.stream >= 0 && this.holdback.holds(rel.stream)) {
         this.holdback.hold(rel.stream, rel);
-        this.heldMessagesPeak = Math.max(this.heldMessagesPeak, this.heldMessages);
+        this.heldMessagesPeak = Math.max(this.heldMessagesPeak, this.heldMessages());
       } else this.forward(rel);
     }
     this.guest.signal(q);

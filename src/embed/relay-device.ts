@@ -49,7 +49,7 @@ import { GuestMemory } from '../virtio/memory.ts';
 import { VirtioMmioTransport } from '../virtio/mmio.ts';
 import { MmioDriver } from '../virtio/mmio-driver.ts';
 import { GuestRings } from './guest-rings.ts';
-import { IoRelay, type Relayed } from './io-relay.ts';
+import { IoRelay, type IoRelayStats, type Relayed } from './io-relay.ts';
 import { DEFAULT_TX_LEAD_MS, TxHoldback } from './tx-holdback.ts';
 
 /** Event buffers kept posted on the inner event queue. */
@@ -75,6 +75,11 @@ export interface RelayOptions extends Omit<VirtioSndDeviceOptions, 'memory'> {
    * smaller gives a guest longer to fill a period it has already queued.
    */
   txLeadMs?: number;
+}
+
+export interface RelayStats extends IoRelayStats {
+  /** Inner events waiting for a guest event buffer. */
+  pendingEvents: number;
 }
 
 export class RelayDevice implements VirtioDevice {
@@ -145,20 +150,9 @@ export class RelayDevice implements VirtioDevice {
     return this.inner.streamViews;
   }
 
-  /** Bytes copied guest -> inner and back, for the relay's cost. */
-  get bytesRelayed(): number {
-    return this.io.bytesRelayed;
-  }
-  get messagesRelayed(): number {
-    return this.io.messagesRelayed;
-  }
-  /** Guest TX messages taken but not yet copied to the inner device (waiting to be due). */
-  get heldMessages(): number {
-    return this.io.heldMessages;
-  }
-  /** The most TX messages held back at once (for tests and the guest page). */
-  get heldMessagesPeak(): number {
-    return this.io.heldMessagesPeak;
+  /** What the relay has moved and holds (for the relay's cost, tests and the guest page). */
+  stats(): RelayStats {
+    return { ...this.io.stats(), pendingEvents: this.pendingEvents.length };
   }
 
   // ---- VirtioDevice (the guest's side) -----------------------------------

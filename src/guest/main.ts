@@ -175,7 +175,7 @@ function startLiveView(handle: GuestHandle): void {
       ['capture', `${st.streams[1].state}, ${st.streams[1].completed} periods`],
       [
         'relayed',
-        `${s.device.messagesRelayed} messages, ${(s.device.bytesRelayed / 1024).toFixed(0)} KiB`,
+        `${s.device.stats().messagesRelayed} messages, ${(s.device.stats().bytesRelayed / 1024).toFixed(0)} KiB`,
       ],
       ['control requests', String(st.controlRequests)],
       ['rendered', `${(st.frames / handle.context.sampleRate).toFixed(1)} s`],

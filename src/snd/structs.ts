@@ -6,7 +6,12 @@
  * the audio hot path (pcm_xfer, pcm_status) have allocation-free helpers.
  */
 
-import { VIRTIO_SND_CHMAP_MAX_SIZE } from './constants.ts';
+import {
+  VIRTIO_SND_CHMAP_MAX_SIZE,
+  VIRTIO_SND_CTL_TYPE_ENUMERATED,
+  VIRTIO_SND_CTL_TYPE_INTEGER,
+  VIRTIO_SND_CTL_TYPE_INTEGER64,
+} from './constants.ts';
 
 export const CONFIG = {
   size: 16,
@@ -113,6 +118,62 @@ export function writePcmStatus(
 
 // ---- structures -----------------------------------------------------------
 
+/** How a field is stored: little-endian integers of 8, 32 or 64 bits. */
+type FieldKind = 'u8' | 'u32' | 'u64';
+type FieldValue<K extends FieldKind> = K extends 'u64' ? bigint : number;
+
+/** A struct as a table: each field's byte offset and kind. */
+interface StructTable<T> {
+  readonly size: number;
+  readonly fields: { readonly [P in keyof T]: readonly [offset: number, kind: FieldKind] };
+}
+
+function table<T>(
+  size: number,
+  fields: { readonly [P in keyof T]: readonly [number, FieldKind] },
+): StructTable<T> {
+  return { size, fields };
+}
+
+/** Writes struct `v` at `off` of `view`. */
+export type Encoder<T> = (view: DataView, off: number, v: T) => void;
+/** Reads the struct at `off` of `view` into `out` (a new object when not given). */
+export type Decoder<T> = (view: DataView, off: number, out?: T) => T;
+
+/** An encoder that writes every byte: the fields, and zero for padding and reserved bytes. */
+function encoderOf<T>(t: StructTable<T>): Encoder<T> {
+  return (view, off, v) => encodeStruct(t, view, off, v);
+}
+
+function decoderOf<T>(t: StructTable<T>): Decoder<T> {
+  return (view, off, out) => decodeStruct(t, view, off, out);
+}
+
+function encodeStruct<T>(t: StructTable<T>, view: DataView, off: number, v: T): void {
+  for (let i = 0; i < t.size; i++) view.setUint8(off + i, 0);
+  for (const key in t.fields) {
+    const [at, kind] = t.fields[key];
+    const x = v[key] as FieldValue<FieldKind>;
+    if (kind === 'u8') view.setUint8(off + at, x as number);
+    else if (kind === 'u32') view.setUint32(off + at, x as number, true);
+    else view.setBigUint64(off + at, BigInt.asUintN(64, x as bigint), true);
+  }
+}
+
+function decodeStruct<T>(t: StructTable<T>, view: DataView, off: number, out?: T): T {
+  const o = (out ?? {}) as Record<keyof T, FieldValue<FieldKind>>;
+  for (const key in t.fields) {
+    const [at, kind] = t.fields[key];
+    o[key] =
+      kind === 'u8'
+        ? view.getUint8(off + at)
+        : kind === 'u32'
+          ? view.getUint32(off + at, true)
+          : view.getBigUint64(off + at, true);
+  }
+  return o as T;
+}
+
 export interface QueryInfo {
   code: number;
   startId: number;
@@ -120,21 +181,15 @@ export interface QueryInfo {
   size: number;
 }
 
-export function encodeQueryInfo(view: DataView, off: number, q: QueryInfo): void {
-  view.setUint32(off + QUERY_INFO.code, q.code, true);
-  view.setUint32(off + QUERY_INFO.startId, q.startId, true);
-  view.setUint32(off + QUERY_INFO.count, q.count, true);
-  view.setUint32(off + QUERY_INFO.itemSize, q.size, true);
-}
+const QUERY_INFO_TABLE = table<QueryInfo>(QUERY_INFO.size, {
+  code: [QUERY_INFO.code, 'u32'],
+  startId: [QUERY_INFO.startId, 'u32'],
+  count: [QUERY_INFO.count, 'u32'],
+  size: [QUERY_INFO.itemSize, 'u32'],
+});
 
-export function decodeQueryInfo(view: DataView, off: number, out?: QueryInfo): QueryInfo {
-  const o = out ?? { code: 0, startId: 0, count: 0, size: 0 };
-  o.code = view.getUint32(off + QUERY_INFO.code, true);
-  o.startId = view.getUint32(off + QUERY_INFO.startId, true);
-  o.count = view.getUint32(off + QUERY_INFO.count, true);
-  o.size = view.getUint32(off + QUERY_INFO.itemSize, true);
-  return o;
-}
+export const encodeQueryInfo: Encoder<QueryInfo> = encoderOf(QUERY_INFO_TABLE);
+export const decodeQueryInfo: Decoder<QueryInfo> = decoderOf(QUERY_INFO_TABLE);
 
 export interface JackInfo {
   hdaFnNid: number;
@@ -144,24 +199,16 @@ export interface JackInfo {
   connected: number;
 }
 
-export function encodeJackInfo(view: DataView, off: number, j: JackInfo): void {
-  view.setUint32(off + JACK_INFO.hdaFnNid, j.hdaFnNid, true);
-  view.setUint32(off + JACK_INFO.features, j.features, true);
-  view.setUint32(off + JACK_INFO.hdaRegDefconf, j.hdaRegDefconf, true);
-  view.setUint32(off + JACK_INFO.hdaRegCaps, j.hdaRegCaps, true);
-  view.setUint8(off + JACK_INFO.connected, j.connected);
-  for (let i = JACK_INFO.padding; i < JACK_INFO.size; i++) view.setUint8(off + i, 0);
-}
+const JACK_INFO_TABLE = table<JackInfo>(JACK_INFO.size, {
+  hdaFnNid: [JACK_INFO.hdaFnNid, 'u32'],
+  features: [JACK_INFO.features, 'u32'],
+  hdaRegDefconf: [JACK_INFO.hdaRegDefconf, 'u32'],
+  hdaRegCaps: [JACK_INFO.hdaRegCaps, 'u32'],
+  connected: [JACK_INFO.connected, 'u8'],
+});
 
-export function decodeJackInfo(view: DataView, off: number, out?: JackInfo): JackInfo {
-  const o = out ?? { hdaFnNid: 0, features: 0, hdaRegDefconf: 0, hdaRegCaps: 0, connected: 0 };
-  o.hdaFnNid = view.getUint32(off + JACK_INFO.hdaFnNid, true);
-  o.features = view.getUint32(off + JACK_INFO.features, true);
-  o.hdaRegDefconf = view.getUint32(off + JACK_INFO.hdaRegDefconf, true);
-  o.hdaRegCaps = view.getUint32(off + JACK_INFO.hdaRegCaps, true);
-  o.connected = view.getUint8(off + JACK_INFO.connected);
-  return o;
-}
+export const encodeJackInfo: Encoder<JackInfo> = encoderOf(JACK_INFO_TABLE);
+export const decodeJackInfo: Decoder<JackInfo> = decoderOf(JACK_INFO_TABLE);
 
 export interface PcmInfo {
   hdaFnNid: number;
@@ -175,36 +222,18 @@ export interface PcmInfo {
   channelsMax: number;
 }
 
-export function encodePcmInfo(view: DataView, off: number, p: PcmInfo): void {
-  view.setUint32(off + PCM_INFO.hdaFnNid, p.hdaFnNid, true);
-  view.setUint32(off + PCM_INFO.features, p.features, true);
-  view.setBigUint64(off + PCM_INFO.formats, BigInt.asUintN(64, p.formats), true);
-  view.setBigUint64(off + PCM_INFO.rates, BigInt.asUintN(64, p.rates), true);
-  view.setUint8(off + PCM_INFO.direction, p.direction);
-  view.setUint8(off + PCM_INFO.channelsMin, p.channelsMin);
-  view.setUint8(off + PCM_INFO.channelsMax, p.channelsMax);
-  for (let i = PCM_INFO.padding; i < PCM_INFO.size; i++) view.setUint8(off + i, 0);
-}
+const PCM_INFO_TABLE = table<PcmInfo>(PCM_INFO.size, {
+  hdaFnNid: [PCM_INFO.hdaFnNid, 'u32'],
+  features: [PCM_INFO.features, 'u32'],
+  formats: [PCM_INFO.formats, 'u64'],
+  rates: [PCM_INFO.rates, 'u64'],
+  direction: [PCM_INFO.direction, 'u8'],
+  channelsMin: [PCM_INFO.channelsMin, 'u8'],
+  channelsMax: [PCM_INFO.channelsMax, 'u8'],
+});
 
-export function decodePcmInfo(view: DataView, off: number, out?: PcmInfo): PcmInfo {
-  const o = out ?? {
-    hdaFnNid: 0,
-    features: 0,
-    formats: 0n,
-    rates: 0n,
-    direction: 0,
-    channelsMin: 0,
-    channelsMax: 0,
-  };
-  o.hdaFnNid = view.getUint32(off + PCM_INFO.hdaFnNid, true);
-  o.features = view.getUint32(off + PCM_INFO.features, true);
-  o.formats = view.getBigUint64(off + PCM_INFO.formats, true);
-  o.rates = view.getBigUint64(off + PCM_INFO.rates, true);
-  o.direction = view.getUint8(off + PCM_INFO.direction);
-  o.channelsMin = view.getUint8(off + PCM_INFO.channelsMin);
-  o.channelsMax = view.getUint8(off + PCM_INFO.channelsMax);
-  return o;
-}
+export const encodePcmInfo: Encoder<PcmInfo> = encoderOf(PCM_INFO_TABLE);
+export const decodePcmInfo: Decoder<PcmInfo> = decoderOf(PCM_INFO_TABLE);
 
 export interface PcmSetParams {
   streamId: number;
@@ -216,41 +245,29 @@ export interface PcmSetParams {
   rate: number;
 }
 
+const PCM_SET_PARAMS_TABLE = table<PcmSetParams>(PCM_SET_PARAMS.size, {
+  streamId: [PCM_SET_PARAMS.streamId, 'u32'],
+  bufferBytes: [PCM_SET_PARAMS.bufferBytes, 'u32'],
+  periodBytes: [PCM_SET_PARAMS.periodBytes, 'u32'],
+  features: [PCM_SET_PARAMS.features, 'u32'],
+  channels: [PCM_SET_PARAMS.channels, 'u8'],
+  format: [PCM_SET_PARAMS.format, 'u8'],
+  rate: [PCM_SET_PARAMS.rate, 'u8'],
+});
+
+/** virtio_snd_pcm_set_params, request header (`code`) included. */
 export function encodePcmSetParams(
   view: DataView,
   off: number,
   p: PcmSetParams,
   code: number,
 ): void {
+  encodeStruct(PCM_SET_PARAMS_TABLE, view, off, p);
   view.setUint32(off + PCM_SET_PARAMS.code, code, true);
-  view.setUint32(off + PCM_SET_PARAMS.streamId, p.streamId, true);
-  view.setUint32(off + PCM_SET_PARAMS.bufferBytes, p.bufferBytes, true);
-  view.setUint32(off + PCM_SET_PARAMS.periodBytes, p.periodBytes, true);
-  view.setUint32(off + PCM_SET_PARAMS.features, p.features, true);
-  view.setUint8(off + PCM_SET_PARAMS.channels, p.channels);
-  view.setUint8(off + PCM_SET_PARAMS.format, p.format);
-  view.setUint8(off + PCM_SET_PARAMS.rate, p.rate);
-  view.setUint8(off + PCM_SET_PARAMS.padding, 0);
 }
 
 export function decodePcmSetParams(view: DataView, off: number, out?: PcmSetParams): PcmSetParams {
-  const o = out ?? {
-    streamId: 0,
-    bufferBytes: 0,
-    periodBytes: 0,
-    features: 0,
-    channels: 0,
-    format: 0,
-    rate: 0,
-  };
-  o.streamId = view.getUint32(off + PCM_SET_PARAMS.streamId, true);
-  o.bufferBytes = view.getUint32(off + PCM_SET_PARAMS.bufferBytes, true);
-  o.periodBytes = view.getUint32(off + PCM_SET_PARAMS.periodBytes, true);
-  o.features = view.getUint32(off + PCM_SET_PARAMS.features, true);
-  o.channels = view.getUint8(off + PCM_SET_PARAMS.channels);
-  o.format = view.getUint8(off + PCM_SET_PARAMS.format);
-  o.rate = view.getUint8(off + PCM_SET_PARAMS.rate);
-  return o;
+  return decodeStruct(PCM_SET_PARAMS_TABLE, view, off, out);
 }
 
 export interface ChmapInfo {
@@ -354,30 +371,25 @@ export function encodeCtlInfo(view: DataView, off: number, c: CtlInfo): void {
   }
 }
 
-/** Types whose value union member is `integer`, `integer64` or `enumerated`. */
-const CTL_TYPE_INTEGER = 1;
-const CTL_TYPE_INTEGER64 = 2;
-const CTL_TYPE_ENUMERATED = 3;
-
 export function decodeCtlInfo(view: DataView, off: number): CtlInfo {
   const type = view.getUint32(off + CTL_INFO.type, true);
   const v = off + CTL_INFO.value;
   let value: CtlInfoValue = { kind: 'none' };
-  if (type === CTL_TYPE_INTEGER) {
+  if (type === VIRTIO_SND_CTL_TYPE_INTEGER) {
     value = {
       kind: 'integer',
       min: view.getInt32(v, true),
       max: view.getInt32(v + 4, true),
       step: view.getInt32(v + 8, true),
     };
-  } else if (type === CTL_TYPE_INTEGER64) {
+  } else if (type === VIRTIO_SND_CTL_TYPE_INTEGER64) {
     value = {
       kind: 'integer64',
       min: view.getBigInt64(v, true),
       max: view.getBigInt64(v + 8, true),
       step: view.getBigInt64(v + 16, true),
     };
-  } else if (type === CTL_TYPE_ENUMERATED) {
+  } else if (type === VIRTIO_SND_CTL_TYPE_ENUMERATED) {
     value = { kind: 'enumerated', items: view.getUint32(v, true) };
   }
   return {
@@ -397,14 +409,10 @@ export interface SndEvent {
   data: number;
 }
 
-export function encodeEvent(view: DataView, off: number, e: SndEvent): void {
-  view.setUint32(off + EVENT.code, e.code, true);
-  view.setUint32(off + EVENT.data, e.data, true);
-}
+const EVENT_TABLE = table<SndEvent>(EVENT.size, {
+  code: [EVENT.code, 'u32'],
+  data: [EVENT.data, 'u32'],
+});
 
-export function decodeEvent(view: DataView, off: number, out?: SndEvent): SndEvent {
-  const o = out ?? { code: 0, data: 0 };
-  o.code = view.getUint32(off + EVENT.code, true);
-  o.data = view.getUint32(off + EVENT.data, true);
-  return o;
-}
+export const encodeEvent: Encoder<SndEvent> = encoderOf(EVENT_TABLE);
+export const decodeEvent: Decoder<SndEvent> = decoderOf(EVENT_TABLE);

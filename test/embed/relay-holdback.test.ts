@@ -69,7 +69,7 @@ function play(periodFrames: number, periods: number, totalPeriods: number, txLea
       // virtsnd_pcm_msg_complete: re-queue at once, stale samples and all...
       send(period);
       relay.poll(); // ...the emulator's timer fires here...
-      maxHeld = Math.max(maxHeld, relay.heldMessages);
+      maxHeld = Math.max(maxHeld, relay.stats().heldMessages);
       writePeriod(period); // ...and only now does aplay write the period.
     }
   }
@@ -133,13 +133,13 @@ describe('RelayDevice hold-back and control requests', () => {
   it('RELEASE returns held messages with OK, before its own response', () => {
     const { g, msgs } = prepared();
     // 100 ms at 48 kHz is 4800 frames: five 1024-frame messages go ahead, three wait.
-    expect(g.relay!.heldMessages).toBe(3);
+    expect(g.relay!.stats().heldMessages).toBe(3);
     let sawRelease = -1;
     g.onIrq = () => {
       if (sawRelease < 0 && g.usedIdx(0) > 2) sawRelease = g.usedIdx(2);
     };
     expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_RELEASE, 0)).toBe(P.VIRTIO_SND_S_OK);
-    expect(g.relay!.heldMessages).toBe(0);
+    expect(g.relay!.stats().heldMessages).toBe(0);
     for (const m of msgs) {
       expect(g.used[2].get(m.token)).toBe(8);
       expect(g.statusOf(m).status).toBe(P.VIRTIO_SND_S_OK);
@@ -150,12 +150,12 @@ describe('RelayDevice hold-back and control requests', () => {
   it('START hands every held message over; messages queued while running wait for their turn', () => {
     const { g } = prepared();
     expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(P.VIRTIO_SND_S_OK);
-    expect(g.relay!.heldMessages).toBe(0);
+    expect(g.relay!.stats().heldMessages).toBe(0);
     g.render(1);
     expect(g.device.stats().streams[0].queuedMessages).toBe(8);
     for (let i = 0; i < 4; i++) g.tx(0, new Uint8Array(4096));
     g.relay!.poll();
-    expect(g.relay!.heldMessages).toBe(4);
+    expect(g.relay!.stats().heldMessages).toBe(4);
   });
 
   it('rejects a bad txLeadMs with a DeviceConfigError naming it', () => {

@@ -74,7 +74,7 @@ describe('RelayDevice', () => {
     expect(mismatches).toBe(0);
     expect(pcm.hwPtr).toBe(frames);
     expect(pcm.xruns).toBe(0);
-    expect(s.relay.messagesRelayed).toBe(Math.ceil(frames / 256));
+    expect(s.relay.stats().messagesRelayed).toBe(Math.ceil(frames / 256));
   });
 
   it('captures bit-exact through the relay', async () => {

@@ -105,7 +105,7 @@ describe('RelayDevice hold-back under arbitrary guest behaviour', () => {
               g.pcmCommand(P.VIRTIO_SND_R_PCM_RELEASE, id);
             }
             // A command hands over what the relay held (RELEASE then returns it), no poll needed.
-            expect(g.relay!.heldMessages).toBe(0);
+            expect(g.relay!.stats().heldMessages).toBe(0);
             // Messages the inner device refuses are refused by its audio thread, a full
             // inner queue's worth per quantum at most (the rest waits in the relay).
             for (let i = 0; i <= tokens.length && g.used[2].size < tokens.length; i++) g.render(1);

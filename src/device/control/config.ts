@@ -108,34 +108,22 @@ export const DEFAULT_JACKS: readonly JackConfig[] = [
 const M = VIRTIO_SND_CHMAP_MONO;
 const FL = VIRTIO_SND_CHMAP_FL;
 const FR = VIRTIO_SND_CHMAP_FR;
+const QUAD = [FL, FR, VIRTIO_SND_CHMAP_RL, VIRTIO_SND_CHMAP_RR];
+const SURROUND_51 = [
+  FL,
+  FR,
+  VIRTIO_SND_CHMAP_FC,
+  VIRTIO_SND_CHMAP_LFE,
+  VIRTIO_SND_CHMAP_RL,
+  VIRTIO_SND_CHMAP_RR,
+];
+const SURROUND_71 = [...SURROUND_51, VIRTIO_SND_CHMAP_SL, VIRTIO_SND_CHMAP_SR];
 export const DEFAULT_CHMAPS: readonly ChmapConfig[] = [
   { direction: 'output', positions: [M] },
   { direction: 'output', positions: [FL, FR] },
-  { direction: 'output', positions: [FL, FR, VIRTIO_SND_CHMAP_RL, VIRTIO_SND_CHMAP_RR] },
-  {
-    direction: 'output',
-    positions: [
-      FL,
-      FR,
-      VIRTIO_SND_CHMAP_FC,
-      VIRTIO_SND_CHMAP_LFE,
-      VIRTIO_SND_CHMAP_RL,
-      VIRTIO_SND_CHMAP_RR,
-    ],
-  },
-  {
-    direction: 'output',
-    positions: [
-      FL,
-      FR,
-      VIRTIO_SND_CHMAP_FC,
-      VIRTIO_SND_CHMAP_LFE,
-      VIRTIO_SND_CHMAP_RL,
-      VIRTIO_SND_CHMAP_RR,
-      VIRTIO_SND_CHMAP_SL,
-      VIRTIO_SND_CHMAP_SR,
-    ],
-  },
+  { direction: 'output', positions: QUAD },
+  { direction: 'output', positions: SURROUND_51 },
+  { direction: 'output', positions: SURROUND_71 },
   { direction: 'input', positions: [M] },
   { direction: 'input', positions: [FL, FR] },
 ];

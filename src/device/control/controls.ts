@@ -58,39 +58,31 @@ export interface ControlConfig {
 
 export const role = (r: number, direction: number): number => (r << 1) | direction;
 
+/** A 0..100 volume at -50..0 dB in 0.5 dB steps, 0 muting (Linux shows it in dB). */
+const volume = (name: string, direction: number): ControlConfig => ({
+  name,
+  role: role(VIRTIO_SND_CTL_ROLE_VOLUME, direction),
+  type: 'integer',
+  min: 0,
+  max: 100,
+  step: 1,
+  values: [100],
+  dbScale: { min: -5000, step: 50, mute: true },
+});
+
+/** An on/off switch, on. */
+const onOff = (name: string, direction: number): ControlConfig => ({
+  name,
+  role: role(VIRTIO_SND_CTL_ROLE_MUTE, direction),
+  type: 'boolean',
+  values: [1],
+});
+
 export const DEFAULT_CONTROLS: readonly ControlConfig[] = [
-  {
-    name: 'Master Playback Volume',
-    role: role(VIRTIO_SND_CTL_ROLE_VOLUME, VIRTIO_SND_D_OUTPUT),
-    type: 'integer',
-    min: 0,
-    max: 100,
-    step: 1,
-    values: [100],
-    dbScale: { min: -5000, step: 50, mute: true },
-  },
-  {
-    name: 'Master Playback Switch',
-    role: role(VIRTIO_SND_CTL_ROLE_MUTE, VIRTIO_SND_D_OUTPUT),
-    type: 'boolean',
-    values: [1],
-  },
-  {
-    name: 'Capture Volume',
-    role: role(VIRTIO_SND_CTL_ROLE_VOLUME, VIRTIO_SND_D_INPUT),
-    type: 'integer',
-    min: 0,
-    max: 100,
-    step: 1,
-    values: [100],
-    dbScale: { min: -5000, step: 50, mute: true },
-  },
-  {
-    name: 'Capture Switch',
-    role: role(VIRTIO_SND_CTL_ROLE_MUTE, VIRTIO_SND_D_INPUT),
-    type: 'boolean',
-    values: [1],
-  },
+  volume('Master Playback Volume', VIRTIO_SND_D_OUTPUT),
+  onOff('Master Playback Switch', VIRTIO_SND_D_OUTPUT),
+  volume('Capture Volume', VIRTIO_SND_D_INPUT),
+  onOff('Capture Switch', VIRTIO_SND_D_INPUT),
 ];
 
 const TYPE_CODE = {

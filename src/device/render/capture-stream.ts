@@ -11,13 +11,9 @@
  */
 
 import { VIRTIO_SND_S_OK } from '../../snd/protocol.ts';
-import type { EventRing } from '../shared/event-ring.ts';
-import type { IoQueue } from '../shared/io-queue.ts';
-import type { SharedState } from '../shared/layout.ts';
 import type { ChannelPositions } from './channel-routing.ts';
-import type { PcmIo } from './pcm-io.ts';
 import { QUANTUM } from './playback-stream.ts';
-import { StreamCore } from './stream-core.ts';
+import { type StreamContext, StreamCore } from './stream-core.ts';
 import { StreamResampler } from './stream-resampler.ts';
 
 const MAX_CHANNELS = 8;
@@ -29,20 +25,9 @@ export class CaptureStream extends StreamCore {
   /** Stream frames, all channels, interleaved. */
   private readonly frames: Float32Array;
   private readonly resampler: StreamResampler;
-  /** Context frame at which the current block began. */
-  private blockStart = 0;
-
-  constructor(
-    id: number,
-    s: SharedState,
-    private readonly rx: IoQueue,
-    private readonly io: PcmIo,
-    events: EventRing,
-    private readonly positions: ChannelPositions,
-    contextRate: number,
-  ) {
-    super(id, s, events);
-    this.resampler = new StreamResampler(s, id, contextRate, 'capture', QUANTUM);
+  constructor(id: number, ctx: StreamContext, positions: ChannelPositions) {
+    super(id, ctx, positions);
+    this.resampler = new StreamResampler(ctx.s, id, ctx.contextRate, 'capture', QUANTUM);
     const maxOut = this.resampler.maxOutputFrames(QUANTUM);
     this.stereo = new Float32Array(maxOut * 2);
     this.frames = new Float32Array(maxOut * MAX_CHANNELS);
@@ -83,7 +68,7 @@ export class CaptureStream extends StreamCore {
     const fb = this.frameBytes;
     let put = 0;
     while (put < n) {
-      const m = this.rx.front(this.id);
+      const m = this.queue.front(this.id);
       if (m === null) break;
       const done = m.done;
       const room = (m.bytes - done) / fb;
@@ -99,9 +84,9 @@ export class CaptureStream extends StreamCore {
       );
       m.done = done + k * fb;
       this.s.rxBytes.value += k * fb;
-      this.advance(k, k * fb, this.blockStart);
+      this.advance(k, k * fb);
       put += k;
-      if (m.done === m.bytes) this.rx.completeFront(this.id, VIRTIO_SND_S_OK);
+      if (m.done === m.bytes) this.queue.completeFront(this.id, VIRTIO_SND_S_OK);
     }
     if (n > 0) this.markXrun(put < n);
   }

@@ -57,17 +57,13 @@ export class PcmRenderer {
     this.rx = new IoQueue(mem, this.s, false);
     this.events = new EventRing(this.s);
     const io = new PcmIo(mem, new PcmCodec(mem.u8));
+    const ctx = { s: this.s, io, events: this.events, contextRate: state.sampleRate };
+    const output = { ...ctx, queue: this.tx };
+    const input = { ...ctx, queue: this.rx };
     state.streams.forEach((st, id) => {
       const pos = new ChannelPositions(state.chmaps, st.direction, st.hdaFnNid);
-      if (st.direction === 'output') {
-        this.playback.push(
-          new PlaybackStream(id, this.s, this.tx, io, this.events, pos, state.sampleRate),
-        );
-      } else {
-        this.capture.push(
-          new CaptureStream(id, this.s, this.rx, io, this.events, pos, state.sampleRate),
-        );
-      }
+      if (st.direction === 'output') this.playback.push(new PlaybackStream(id, output, pos));
+      else this.capture.push(new CaptureStream(id, input, pos));
     });
   }
 

@@ -9,12 +9,8 @@
  */
 
 import { VIRTIO_SND_S_OK } from '../../snd/protocol.ts';
-import type { EventRing } from '../shared/event-ring.ts';
-import type { IoQueue } from '../shared/io-queue.ts';
-import type { SharedState } from '../shared/layout.ts';
 import type { ChannelPositions } from './channel-routing.ts';
-import type { PcmIo } from './pcm-io.ts';
-import { StreamCore, XRUN_END_OF_STREAM } from './stream-core.ts';
+import { type StreamContext, StreamCore, XRUN_END_OF_STREAM } from './stream-core.ts';
 import { StreamResampler } from './stream-resampler.ts';
 
 /** Frames per render quantum (the Web Audio default). */
@@ -35,20 +31,9 @@ export class PlaybackStream extends StreamCore {
   private readonly resampler: StreamResampler;
   /** Peak |sample| of what the last takeInto() mixed. */
   private peak = 0;
-  /** Context frame at which the current block began. */
-  private blockStart = 0;
-
-  constructor(
-    id: number,
-    s: SharedState,
-    private readonly tx: IoQueue,
-    private readonly io: PcmIo,
-    events: EventRing,
-    private readonly positions: ChannelPositions,
-    contextRate: number,
-  ) {
-    super(id, s, events);
-    this.resampler = new StreamResampler(s, id, contextRate, 'playback', QUANTUM);
+  constructor(id: number, ctx: StreamContext, positions: ChannelPositions) {
+    super(id, ctx, positions);
+    this.resampler = new StreamResampler(ctx.s, id, ctx.contextRate, 'playback', QUANTUM);
     const maxIn = this.resampler.maxInputFrames(QUANTUM);
     this.decoded = new Float32Array(maxIn * MAX_CHANNELS);
     this.stereo = new Float32Array(maxIn * 2);
@@ -119,7 +104,7 @@ export class PlaybackStream extends StreamCore {
     let got = 0;
     this.peak = 0;
     while (got < need) {
-      const m = this.tx.front(this.id);
+      const m = this.queue.front(this.id);
       if (m === null) break;
       const done = m.done;
       const avail = (m.bytes - done) / fb;
@@ -141,13 +126,13 @@ export class PlaybackStream extends StreamCore {
       m.done = done + bytes;
       st.queuedBytes -= bytes;
       this.s.txBytes.value += bytes;
-      this.advance(k, bytes, this.blockStart);
+      this.advance(k, bytes);
       got += k;
       if (m.done === m.bytes) {
         // A message shorter than a period marks the end of the stream (spec 5.14.6.8):
         // running dry after it is not an underrun.
         if (m.bytes < st.periodBytes) st.xrun = XRUN_END_OF_STREAM;
-        this.tx.completeFront(this.id, VIRTIO_SND_S_OK);
+        this.queue.completeFront(this.id, VIRTIO_SND_S_OK);
       }
     }
     return got;

@@ -15,10 +15,24 @@ import {
   VIRTIO_SND_PCM_F_EVT_XRUNS,
 } from '../../snd/protocol.ts';
 import type { EventRing } from '../shared/event-ring.ts';
+import type { IoQueue } from '../shared/io-queue.ts';
 import type { SharedState, StreamSlot } from '../shared/layout.ts';
+import type { ChannelPositions } from './channel-routing.ts';
+import type { PcmIo } from './pcm-io.ts';
 
 /** StreamSlot.xrun after an end-of-stream message: running dry is expected, not an xrun. */
 export const XRUN_END_OF_STREAM = 2;
+
+/** What every stream of a renderer is built with (one per direction). */
+export interface StreamContext {
+  readonly s: SharedState;
+  /** The TX queue (playback) or RX queue (capture). */
+  readonly queue: IoQueue;
+  readonly io: PcmIo;
+  readonly events: EventRing;
+  /** The AudioContext's rate. */
+  readonly contextRate: number;
+}
 
 export class StreamCore {
   protected readonly slot: StreamSlot;
@@ -29,13 +43,26 @@ export class StreamCore {
   sampleBytes = 0;
   frameBytes = 0;
   rateHz = 0;
+  /** Context frame at which the block being rendered began. */
+  protected blockStart = 0;
+
+  protected readonly s: SharedState;
+  /** The TX queue (playback) or RX queue (capture) that feeds the stream. */
+  protected readonly queue: IoQueue;
+  protected readonly io: PcmIo;
+  private readonly events: EventRing;
 
   constructor(
     readonly id: number,
-    protected readonly s: SharedState,
-    private readonly events: EventRing,
+    ctx: StreamContext,
+    /** Where the stream's channels go, for each channel count. */
+    protected readonly positions: ChannelPositions,
   ) {
-    this.slot = s.streams[id];
+    this.s = ctx.s;
+    this.queue = ctx.queue;
+    this.io = ctx.io;
+    this.events = ctx.events;
+    this.slot = ctx.s.streams[id];
   }
 
   /** Re-reads the parameters if the control plane changed them; true when it did. */
@@ -56,14 +83,11 @@ export class StreamCore {
     this.gen = -1;
   }
 
-  /**
-   * Adds `frames` (`bytes`) to the stream's position; `blockStart` is the
-   * context frame at which the current block began.
-   */
-  protected advance(frames: number, bytes: number, blockStart: number): void {
+  /** Adds `frames` (`bytes`) to the stream's position. */
+  protected advance(frames: number, bytes: number): void {
     const st = this.slot;
     // The first frames since PREPARE: remember the block they were in.
-    if (st.startFrame === -1) st.startFrame = blockStart | 0;
+    if (st.startFrame === -1) st.startFrame = this.blockStart | 0;
     st.addFrames(frames);
     const period = st.periodBytes;
     const notify = (st.features & (1 << VIRTIO_SND_PCM_F_EVT_SHMEM_PERIODS)) !== 0;

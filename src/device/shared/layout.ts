@@ -18,6 +18,7 @@
  * the same views.
  */
 
+import type { PcmSetParams } from '../../snd/protocol.ts';
 import { QUEUE_STATE_WORDS } from '../../virtio/device-queue.ts';
 
 const SHARED_MAGIC = 0x76736e64; // "vsnd"
@@ -310,16 +311,7 @@ export class StreamSlot {
   }
 
   /** SET_PARAMS: new parameters (the caller holds the queue lock). */
-  setParams(p: {
-    bufferBytes: number;
-    periodBytes: number;
-    features: number;
-    channels: number;
-    format: number;
-    rate: number;
-    rateHz: number;
-    frameBytes: number;
-  }): void {
+  setParams(p: Omit<PcmSetParams, 'streamId'> & { rateHz: number; frameBytes: number }): void {
     const u = this.i32;
     const b = this.b;
     u[b + S_BUFFER_BYTES] = p.bufferBytes;
