@@ -35,13 +35,15 @@ export interface FeederOptions {
   messages?: number;
   capture?: { format: number; channels: number; rate: number };
   tapFrames?: number;
+  /** Frames per process() call (default 128; others as with AudioContext renderSizeHint). */
+  block?: number;
 }
 
 export class Feeder {
   readonly device: VirtioSndDevice;
   readonly renderer: PcmRenderer;
-  readonly out: Float32Array[][] = [[new Float32Array(128), new Float32Array(128)]];
-  readonly inp: Float32Array[][] = [[new Float32Array(128), new Float32Array(128)]];
+  readonly out: Float32Array[][];
+  readonly inp: Float32Array[][];
   private readonly mmio: MmioDriver;
   private readonly queues: DriverQueue<number>[];
   private readonly tx: Segment[][] = [];
@@ -50,6 +52,9 @@ export class Feeder {
   private readonly alloc: GuestHeap;
 
   constructor(readonly o: FeederOptions) {
+    const block = o.block ?? 128;
+    this.out = [[new Float32Array(block), new Float32Array(block)]];
+    this.inp = [[new Float32Array(block), new Float32Array(block)]];
     const msgFrames = o.messageFrames ?? 16384;
     const n = o.messages ?? 8;
     const rxFrame = o.capture ? pcmFrameBytes(o.capture.format, o.capture.channels) : 0;
@@ -93,7 +98,7 @@ export class Feeder {
     this.command(VIRTIO_SND_R_PCM_START, 0);
     if (o.capture) this.command(VIRTIO_SND_R_PCM_START, 1);
     this.renderer = new PcmRenderer(this.device.renderState);
-    for (const ch of this.inp[0]) for (let i = 0; i < 128; i++) ch[i] = Math.sin(i / 7) * 0.5;
+    for (const ch of this.inp[0]) for (let i = 0; i < block; i++) ch[i] = Math.sin(i / 7) * 0.5;
   }
 
   private message(stream: number, dataBytes: number, tx: boolean): Segment[] {

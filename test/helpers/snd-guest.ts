@@ -347,10 +347,12 @@ export class SndGuest {
 
   /** Runs one render quantum with optional stereo input; returns [left, right]. */
   quantum(input?: [Float32Array, Float32Array]): [Float32Array, Float32Array] {
-    const out: [Float32Array, Float32Array] = [
-      new Float32Array(QUANTUM),
-      new Float32Array(QUANTUM),
-    ];
+    return this.block(QUANTUM, input);
+  }
+
+  /** Runs one render block of `frames` frames (AudioContext renderSizeHint) with optional input. */
+  block(frames: number, input?: [Float32Array, Float32Array]): [Float32Array, Float32Array] {
+    const out: [Float32Array, Float32Array] = [new Float32Array(frames), new Float32Array(frames)];
     this.renderer.process(input ? [input] : [[]], [out]);
     this.collect();
     return out;

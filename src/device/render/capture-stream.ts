@@ -12,8 +12,7 @@
 
 import { VIRTIO_SND_S_OK } from '../../snd/protocol.ts';
 import type { ChannelPositions } from './channel-routing.ts';
-import { QUANTUM } from './playback-stream.ts';
-import { type StreamContext, StreamCore } from './stream-core.ts';
+import { BLOCK_FRAMES, type StreamContext, StreamCore } from './stream-core.ts';
 import { StreamResampler } from './stream-resampler.ts';
 
 const MAX_CHANNELS = 8;
@@ -27,8 +26,8 @@ export class CaptureStream extends StreamCore {
   private readonly resampler: StreamResampler;
   constructor(id: number, ctx: StreamContext, positions: ChannelPositions) {
     super(id, ctx, positions);
-    this.resampler = new StreamResampler(ctx.s, id, ctx.contextRate, 'capture', QUANTUM);
-    const maxOut = this.resampler.maxOutputFrames(QUANTUM);
+    this.resampler = new StreamResampler(ctx.s, id, ctx.contextRate, 'capture', BLOCK_FRAMES);
+    const maxOut = this.resampler.maxOutputFrames(BLOCK_FRAMES);
     this.stereo = new Float32Array(maxOut * 2);
     this.frames = new Float32Array(maxOut * MAX_CHANNELS);
   }
@@ -39,11 +38,11 @@ export class CaptureStream extends StreamCore {
     this.resampler.configure(this.rateHz);
   }
 
-  /** Captures one quantum: `input` holds QUANTUM interleaved L/R frames at the context rate. */
-  capture(input: Float32Array, blockStart: number): void {
+  /** Captures one pass: `input` holds `frames` (at most BLOCK_FRAMES) interleaved L/R frames at the context rate. */
+  capture(input: Float32Array, blockStart: number, frames: number): void {
     this.blockStart = blockStart;
     if (this.refresh()) this.sync();
-    const n = this.resampler.push(input, QUANTUM, this.stereo);
+    const n = this.resampler.push(input, frames, this.stereo);
     const ch = this.channels;
     const st = this.stereo;
     const fr = this.frames;

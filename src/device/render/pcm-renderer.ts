@@ -2,7 +2,9 @@
  * PcmRenderer: the virtio-snd device's data plane, for the audio thread.
  *
  * process() has the contract of AudioWorkletProcessor.process(): every call
- * renders one quantum of 128 frames at the context rate. It polls the TX and
+ * renders one block of outputs[0][0].length frames at the context rate (128
+ * by default; any length with AudioContext({renderSizeHint})), in passes of at
+ * most BLOCK_FRAMES, so the buffers made in the constructor fit any block. It polls the TX and
  * RX avail rings, plays running output streams into `outputs[0]`, fills
  * running input streams' RX messages from `inputs[0]`, completes each message
  * in the quantum where its last frame is played (or its last byte filled), and
@@ -27,7 +29,8 @@ import { CaptureStream } from './capture-stream.ts';
 import { ChannelPositions } from './channel-routing.ts';
 import { GainRamp } from './gain-ramp.ts';
 import { PcmIo } from './pcm-io.ts';
-import { PlaybackStream, QUANTUM } from './playback-stream.ts';
+import { PlaybackStream } from './playback-stream.ts';
+import { BLOCK_FRAMES } from './stream-core.ts';
 
 export class PcmRenderer {
   readonly sampleRate: number;
@@ -39,10 +42,10 @@ export class PcmRenderer {
   private readonly capture: CaptureStream[] = [];
   private readonly playbackGain = new GainRamp(1);
   private readonly captureGain = new GainRamp(1);
-  /** Left/right mix of all output streams, and the interleaved audio input. */
-  private readonly mixL = new Float32Array(QUANTUM);
-  private readonly mixR = new Float32Array(QUANTUM);
-  private readonly input = new Float32Array(2 * QUANTUM);
+  /** Left/right mix of all output streams, and the interleaved audio input, for one pass. */
+  private readonly mixL = new Float32Array(BLOCK_FRAMES);
+  private readonly mixR = new Float32Array(BLOCK_FRAMES);
+  private readonly input = new Float32Array(2 * BLOCK_FRAMES);
   private resetGen = -1;
   /** Whether a stream wrote the mix this quantum (else it is still to be cleared). */
   private mixed = false;
@@ -83,31 +86,52 @@ export class PcmRenderer {
 
   private render(inputs: Float32Array[][], outputs: Float32Array[][]): void {
     const s = this.s;
-    const blockStart = s.framesLo.value;
-    s.advanceFrames(QUANTUM);
-
-    // Mix straight into a stereo (or wider) output; mono or no output mixes privately.
     const out = outputs[0];
-    const direct = out !== undefined && out.length > 1 && out[0].length === QUANTUM;
+    const inp = inputs[0];
+    const frames = out?.[0]?.length ?? inp?.[0]?.length ?? BLOCK_FRAMES;
+    s.quantum.add(1);
+    const events = s.evtWrite.load();
+    const overflowed = s.evtOverflowed.load();
+    let flags = 0;
+    for (let off = 0; off < frames; off += BLOCK_FRAMES) {
+      flags |= this.renderPass(inp, out, off, Math.min(BLOCK_FRAMES, frames - off), frames);
+    }
+    if (flags !== 0 || s.evtWrite.load() !== events || s.evtOverflowed.load() !== overflowed)
+      s.ring(flags);
+  }
+
+  /**
+   * Renders frames [off, off + n) of a block of `frames` frames. Returns the
+   * INT_* flags raised. A block that fits one pass with a stereo (or wider)
+   * output is mixed straight into it; otherwise into the private mix, then copied.
+   */
+  private renderPass(
+    inp: Float32Array[] | undefined,
+    out: Float32Array[] | undefined,
+    off: number,
+    n: number,
+    frames: number,
+  ): number {
+    const s = this.s;
+    const blockStart = s.framesLo.value;
+    s.advanceFrames(n);
+    const direct = out !== undefined && out.length > 1 && frames <= BLOCK_FRAMES;
     const mixL = direct ? out[0] : this.mixL;
     const mixR = direct ? out[1] : this.mixR;
     let flags = 0;
     this.mixed = false;
-    const events = s.evtWrite.load();
-    const overflowed = s.evtOverflowed.load();
     if (s.active.load() === 1) {
       const gen = s.resetGen.load();
       if (gen !== this.resetGen) this.dropPrivateState(gen);
-      flags |= this.renderOutputs(mixL, mixR, blockStart);
-      flags |= this.captureInputs(inputs[0], blockStart);
+      flags |= this.renderOutputs(mixL, mixR, blockStart, n);
+      flags |= this.captureInputs(inp, off, blockStart, n);
     }
     if (!this.mixed) {
-      mixL.fill(0);
-      mixR.fill(0);
+      mixL.fill(0, 0, n);
+      mixR.fill(0, 0, n);
     }
-    this.writeOutputs(out, mixL, mixR, direct);
-    if (flags !== 0 || s.evtWrite.load() !== events || s.evtOverflowed.load() !== overflowed)
-      s.ring(flags);
+    this.writeOutputs(out, off, n, mixL, mixR, direct);
+    return flags;
   }
 
   private dropPrivateState(gen: number): void {
@@ -120,7 +144,12 @@ export class PcmRenderer {
   }
 
   /** Plays the running output streams into the mix; sets `mixed` when one wrote to it. */
-  private renderOutputs(mixL: Float32Array, mixR: Float32Array, blockStart: number): number {
+  private renderOutputs(
+    mixL: Float32Array,
+    mixR: Float32Array,
+    blockStart: number,
+    n: number,
+  ): number {
     const s = this.s;
     if (!tryLock(s.lockTx, LOCK_RENDERER)) return 0;
     let flags = 0;
@@ -128,7 +157,7 @@ export class PcmRenderer {
       if (!this.tx.intake()) flags |= INT_NEEDS_RESET;
       for (const p of this.playback) {
         if (s.streams[p.id].state !== STATE_RUNNING) continue;
-        p.render(mixL, mixR, this.mixed, blockStart);
+        p.render(mixL, mixR, this.mixed, blockStart, n);
         this.mixed = true;
       }
       if (this.tx.queue.shouldInterrupt()) flags |= INT_VRING;
@@ -138,7 +167,12 @@ export class PcmRenderer {
     return flags;
   }
 
-  private captureInputs(channels: Float32Array[] | undefined, blockStart: number): number {
+  private captureInputs(
+    channels: Float32Array[] | undefined,
+    off: number,
+    blockStart: number,
+    n: number,
+  ): number {
     const s = this.s;
     if (this.capture.length === 0) return 0;
     let running = false;
@@ -153,10 +187,10 @@ export class PcmRenderer {
       for (const c of this.capture) {
         if (s.streams[c.id].state !== STATE_RUNNING) continue;
         if (!prepared) {
-          this.interleaveInput(channels);
+          this.interleaveInput(channels, off, n);
           prepared = true;
         }
-        c.capture(this.input, blockStart);
+        c.capture(this.input, blockStart, n);
       }
       if (this.rx.queue.shouldInterrupt()) flags |= INT_VRING;
     } finally {
@@ -165,38 +199,44 @@ export class PcmRenderer {
     return flags;
   }
 
-  /** inputs[0] (planar, maybe absent or mono) -> interleaved L/R with the capture gain. */
-  private interleaveInput(channels: Float32Array[] | undefined): void {
+  /** Frames [off, off + n) of inputs[0] (planar, maybe absent or mono) -> interleaved L/R, with the capture gain. */
+  private interleaveInput(channels: Float32Array[] | undefined, off: number, n: number): void {
     const inp = this.input;
     const l = channels?.[0];
     const r = channels?.[1] ?? l;
-    for (let f = 0; f < QUANTUM; f++) {
-      inp[2 * f] = l ? l[f] : 0;
-      inp[2 * f + 1] = r ? r[f] : 0;
+    for (let f = 0; f < n; f++) {
+      inp[2 * f] = l ? l[off + f] : 0;
+      inp[2 * f + 1] = r ? r[off + f] : 0;
     }
-    this.captureGain.apply(inp, QUANTUM, 2, this.s.captureGain);
+    this.captureGain.apply(inp, n, 2, this.s.captureGain);
   }
 
-  /** Playback gain on the mix, then the node's output (when it is not the mix) and the tap. */
+  /** Playback gain on the mix, then frames [off, off + n) of the node's output (unless it is the mix) and the tap. */
   private writeOutputs(
     out: Float32Array[] | undefined,
+    off: number,
+    n: number,
     l: Float32Array,
     r: Float32Array,
     direct: boolean,
   ): void {
-    this.playbackGain.applyPlanar(l, r, QUANTUM, this.s.playbackGain);
+    this.playbackGain.applyPlanar(l, r, n, this.s.playbackGain);
     if (out && out.length > 0) {
-      if (direct) {
-        for (let c = 2; c < out.length; c++) out[c].fill(0);
-      } else if (out.length > 1) {
-        out[0].set(l);
-        out[1].set(r);
-        for (let c = 2; c < out.length; c++) out[c].fill(0);
+      if (out.length > 1) {
+        if (!direct) {
+          const o0 = out[0];
+          const o1 = out[1];
+          for (let f = 0; f < n; f++) {
+            o0[off + f] = l[f];
+            o1[off + f] = r[f];
+          }
+        }
+        for (let c = 2; c < out.length; c++) out[c].fill(0, off, off + n);
       } else {
         const m = out[0];
-        for (let f = 0; f < QUANTUM; f++) m[f] = 0.5 * (l[f] + r[f]);
+        for (let f = 0; f < n; f++) m[off + f] = 0.5 * (l[f] + r[f]);
       }
     }
-    writeTap(this.s, l, r, QUANTUM);
+    writeTap(this.s, l, r, n);
   }
 }

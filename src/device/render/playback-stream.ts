@@ -10,11 +10,9 @@
 
 import { VIRTIO_SND_S_OK } from '../../snd/protocol.ts';
 import type { ChannelPositions } from './channel-routing.ts';
-import { type StreamContext, StreamCore, XRUN_END_OF_STREAM } from './stream-core.ts';
+import { BLOCK_FRAMES, type StreamContext, StreamCore, XRUN_END_OF_STREAM } from './stream-core.ts';
 import { StreamResampler } from './stream-resampler.ts';
 
-/** Frames per render quantum (the Web Audio default). */
-export const QUANTUM = 128;
 const MAX_CHANNELS = 8;
 
 export class PlaybackStream extends StreamCore {
@@ -27,14 +25,14 @@ export class PlaybackStream extends StreamCore {
   /** Left/right at the stream rate, interleaved. */
   private readonly stereo: Float32Array;
   /** Left/right at the context rate, interleaved. */
-  private readonly out = new Float32Array(2 * QUANTUM);
+  private readonly out = new Float32Array(2 * BLOCK_FRAMES);
   private readonly resampler: StreamResampler;
   /** Peak |sample| of what the last takeInto() mixed. */
   private peak = 0;
   constructor(id: number, ctx: StreamContext, positions: ChannelPositions) {
     super(id, ctx, positions);
-    this.resampler = new StreamResampler(ctx.s, id, ctx.contextRate, 'playback', QUANTUM);
-    const maxIn = this.resampler.maxInputFrames(QUANTUM);
+    this.resampler = new StreamResampler(ctx.s, id, ctx.contextRate, 'playback', BLOCK_FRAMES);
+    const maxIn = this.resampler.maxInputFrames(BLOCK_FRAMES);
     this.decoded = new Float32Array(maxIn * MAX_CHANNELS);
     this.stereo = new Float32Array(maxIn * 2);
   }
@@ -52,19 +50,25 @@ export class PlaybackStream extends StreamCore {
    * Renders one quantum of the (running) stream into the left/right mix:
    * added to it, or written over it when `add` is false (the first stream).
    */
-  render(mixL: Float32Array, mixR: Float32Array, add: boolean, blockStart: number): void {
+  render(
+    mixL: Float32Array,
+    mixR: Float32Array,
+    add: boolean,
+    blockStart: number,
+    n: number,
+  ): void {
     this.blockStart = blockStart;
     if (this.refresh()) this.sync();
     if (this.direct && this.resampler.bypass) {
       // Plain stereo at the context rate: decode straight into the mix.
-      const got = this.takeInto(QUANTUM, mixL, mixR, add);
-      if (got < QUANTUM && !add) {
-        mixL.fill(0, got);
-        mixR.fill(0, got);
+      const got = this.takeInto(n, mixL, mixR, add);
+      if (got < n && !add) {
+        mixL.fill(0, got, n);
+        mixR.fill(0, got, n);
       }
-      this.markXrun(got < QUANTUM);
+      this.markXrun(got < n);
     } else {
-      const need = this.resampler.framesNeeded(QUANTUM);
+      const need = this.resampler.framesNeeded(n);
       const got = this.takeInto(need, null, null, add);
       const st = this.stereo;
       if (!this.direct) {
@@ -79,9 +83,9 @@ export class PlaybackStream extends StreamCore {
       }
       if (got < need) st.fill(0, 2 * got, 2 * need);
       this.markXrun(got < need);
-      const out = this.resampler.pull(st, need, this.out, QUANTUM);
+      const out = this.resampler.pull(st, need, this.out, n);
       this.peak = 0;
-      this.mixInterleaved(out, QUANTUM, mixL, mixR, 0, add);
+      this.mixInterleaved(out, n, mixL, mixR, 0, add);
     }
     this.slot.peak = this.peak;
   }

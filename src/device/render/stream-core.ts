@@ -20,6 +20,13 @@ import type { SharedState, StreamSlot } from '../shared/layout.ts';
 import type { ChannelPositions } from './channel-routing.ts';
 import type { PcmIo } from './pcm-io.ts';
 
+/**
+ * The most frames rendered in one pass: the Web Audio default block. Longer
+ * blocks (AudioContext renderSizeHint) are rendered in passes of at most this,
+ * so every buffer sized in a constructor fits.
+ */
+export const BLOCK_FRAMES = 128;
+
 /** StreamSlot.xrun after an end-of-stream message: running dry is expected, not an xrun. */
 export const XRUN_END_OF_STREAM = 2;
 

@@ -594,7 +594,7 @@ export class SharedState {
   readonly intFlags: SharedWord;
   /** Incremented (and notified) whenever the renderer has news. */
   readonly doorbell: SharedWord;
-  /** Render quanta processed (a heartbeat). */
+  /** process() calls (a heartbeat). */
   readonly quantum: SharedWord;
   /** 1 while the driver has set DRIVER_OK and the device is usable. */
   readonly active: SharedWord;
@@ -731,9 +731,8 @@ export class SharedState {
     return (this.framesHi.load() >>> 0) * 2 ** 32 + (this.framesLo.load() >>> 0);
   }
 
-  /** The renderer starts a block of `frames` context frames. */
+  /** The renderer starts a pass of `frames` context frames. */
   advanceFrames(frames: number): void {
-    this.quantum.add(1);
     const lo = (this.framesLo.value >>> 0) + frames;
     if (lo > 0xffffffff) this.framesHi.add(1);
     this.framesLo.store(lo >>> 0);
