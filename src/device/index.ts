@@ -9,7 +9,11 @@ export { DeviceConfigError } from './control/config.ts';
 export type { ControlConfig } from './control/controls.ts';
 export type { DeviceStats, StreamStats } from './control/stats.ts';
 export type { StreamView } from './control/stream-view.ts';
-export { VirtioSndDevice, type VirtioSndDeviceOptions } from './control/virtio-snd-device.ts';
+export {
+  type JackStatus,
+  VirtioSndDevice,
+  type VirtioSndDeviceOptions,
+} from './control/virtio-snd-device.ts';
 export { PcmRenderer } from './render/pcm-renderer.ts';
 export { type Completion, CompletionLog } from './shared/completion-log.ts';
 export { OutputTap, type TapChunk } from './shared/output-tap.ts';

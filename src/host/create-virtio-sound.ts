@@ -16,6 +16,14 @@ import {
   type RenderState,
   type VirtioSndDeviceOptions,
 } from '../device/index.ts';
+import {
+  type AudioState,
+  audioStateOf,
+  outputLatencyOf,
+  resumeAudio,
+  watchAudioOutput,
+} from './audio-output.ts';
+import { type AudioDeviceSource, followAudioDevices } from './device-jacks.ts';
 import type { CardSummary, DriverService, PlayOptions, ServiceEvent } from './driver-service.ts';
 import { VirtioSoundError } from './errors.ts';
 import { createRendererNode, loadRenderer } from './renderer-node.ts';
@@ -29,6 +37,17 @@ export interface VirtioSoundOptions {
   device?: Omit<VirtioSndDeviceOptions, 'memory' | 'sampleRate' | 'autoService'>;
   /** Where the device's output goes (default: context.destination). */
   destination?: AudioNode;
+  /**
+   * Plug and unplug the device's jacks as the machine's audio outputs and
+   * inputs come and go (devicechange, setOutputDevice). Default true.
+   */
+  followDevices?: boolean;
+}
+
+/** An audio output the page can play to (AudioContext.setSinkId). */
+export interface AudioOutputDevice {
+  deviceId: string;
+  label: string;
 }
 
 export interface Recording {
@@ -43,8 +62,22 @@ export interface VirtioSound {
   readonly driver: Comlink.Remote<DriverService>;
   readonly card: CardSummary;
   readonly renderState: RenderState;
-  /** Resumes the AudioContext (call from a user gesture). */
+  /**
+   * Resumes the AudioContext (call from a user gesture). Rejects with a
+   * VirtioSoundError 'audio-interrupted' while the system keeps audio
+   * interrupted; the device keeps answering and loses nothing meanwhile.
+   */
   resume(): Promise<void>;
+  /** The AudioContext's state ('interrupted' included). */
+  readonly audioState: AudioState;
+  /** Calls `cb` on every state change; returns a function that stops it. */
+  onAudioState(cb: (state: AudioState) => void): () => void;
+  /** Seconds from the device's output to the ear (baseLatency + outputLatency), as reported to the device. */
+  readonly outputLatency: number;
+  /** The machine's audio outputs (labels need microphone permission in some browsers). */
+  outputDevices(): Promise<AudioOutputDevice[]>;
+  /** Plays to output `deviceId` ('' = the default); the speaker jack follows it. */
+  setOutputDevice(deviceId: string): Promise<void>;
   playTone(
     opts: PlayOptions & { frequency: number; amplitude?: number; seconds?: number },
   ): Promise<void>;
@@ -114,6 +147,35 @@ export async function createVirtioSound(options: VirtioSoundOptions = {}): Promi
   const scope = renderState.layout.tapFrames > 0 ? new OutputTap(renderState) : null;
   let mic: { stream: MediaStream; source: MediaStreamAudioSourceNode } | null = null;
   let closed = false;
+  const stateListeners = new Set<(state: AudioState) => void>();
+  let outputLatency = 0;
+  const output = watchAudioOutput(context, {
+    onState: (state) => {
+      for (const cb of stateListeners) cb(state);
+    },
+    onLatency: (seconds) => {
+      outputLatency = seconds;
+      void driver.setOutputLatency(seconds).catch(() => {});
+    },
+  });
+  const sink = context as AudioContext & {
+    sinkId?: string | object;
+    setSinkId?: (id: string) => Promise<void>;
+  };
+  const mediaDevices = (globalThis.navigator as Navigator | undefined)?.mediaDevices as
+    | (MediaDevices & AudioDeviceSource)
+    | undefined;
+  const jacks =
+    (options.followDevices ?? true) && mediaDevices?.enumerateDevices
+      ? followAudioDevices({
+          devices: mediaDevices,
+          jacks: await driver.jackStatus(),
+          setJack: (id, connected) => driver.setJackConnected(id, connected),
+          sinkId: () => (typeof sink.sinkId === 'string' ? sink.sinkId : ''),
+          outputsListed: typeof sink.setSinkId === 'function',
+        })
+      : null;
+  void jacks?.refresh().catch(() => {});
 
   const ensureOpen = () => {
     if (closed) throw new VirtioSoundError('closed', 'this VirtioSound was closed');
@@ -151,7 +213,35 @@ export async function createVirtioSound(options: VirtioSoundOptions = {}): Promi
     card,
     renderState,
     async resume() {
-      if (context.state !== 'running') await context.resume();
+      ensureOpen();
+      await resumeAudio(context);
+    },
+    get audioState() {
+      return audioStateOf(context);
+    },
+    onAudioState(cb) {
+      stateListeners.add(cb);
+      return () => stateListeners.delete(cb);
+    },
+    get outputLatency() {
+      return outputLatency || outputLatencyOf(context);
+    },
+    async outputDevices() {
+      const list = (await mediaDevices?.enumerateDevices()) ?? [];
+      return list
+        .filter((d) => d.kind === 'audiooutput')
+        .map((d) => ({ deviceId: d.deviceId, label: d.label }));
+    },
+    async setOutputDevice(deviceId) {
+      ensureOpen();
+      if (typeof sink.setSinkId !== 'function') {
+        throw new VirtioSoundError(
+          'no-output-selection',
+          'this browser cannot choose an audio output (no AudioContext.setSinkId)',
+        );
+      }
+      await sink.setSinkId(deviceId);
+      await jacks?.refresh();
     },
     async playTone(opts) {
       ensureOpen();
@@ -196,6 +286,9 @@ export async function createVirtioSound(options: VirtioSoundOptions = {}): Promi
     async close() {
       if (closed) return;
       closed = true;
+      output.stop();
+      jacks?.stop();
+      stateListeners.clear();
       for (const s of card.streams) await driver.close(s.id).catch(() => {});
       mic?.stream.getTracks().forEach((t) => {
         t.stop();

@@ -10,7 +10,12 @@
  * with writing into the SharedArrayBuffer from the page.
  */
 
-import { type RenderState, VirtioSndDevice, type VirtioSndDeviceOptions } from '../device/index.ts';
+import {
+  type JackStatus,
+  type RenderState,
+  VirtioSndDevice,
+  type VirtioSndDeviceOptions,
+} from '../device/index.ts';
 import {
   type HwParams,
   type PcmStream,
@@ -265,6 +270,16 @@ export class DriverService {
 
   setJackConnected(id: number, connected: boolean): void {
     this.device.setJackConnected(id, connected);
+  }
+
+  /** The device's jacks as the host sees them (direction from the pin capabilities). */
+  jackStatus(): JackStatus[] {
+    return this.device.jackStatus();
+  }
+
+  /** The page's output latency (seconds), folded into every TX latency_bytes. */
+  setOutputLatency(seconds: number): void {
+    this.device.setOutputLatency(seconds);
   }
 
   // ---- players ------------------------------------------------------------

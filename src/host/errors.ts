@@ -6,6 +6,8 @@ export type VirtioSoundErrorCode =
   | 'no-worker'
   | 'microphone-denied'
   | 'no-microphone'
+  | 'audio-interrupted'
+  | 'no-output-selection'
   | 'closed';
 
 export class VirtioSoundError extends Error {

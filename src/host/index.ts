@@ -6,12 +6,26 @@
 
 export { type Completion, CompletionLog, OutputTap, type TapChunk } from '../device/index.ts';
 export {
+  type AudioOutputDevice,
   checkEnvironment,
   createVirtioSound,
   type Recording,
   type VirtioSound,
   type VirtioSoundOptions,
 } from './create-virtio-sound.ts';
+export {
+  type AudioOutputWatch,
+  type AudioState,
+  audioStateOf,
+  outputLatencyOf,
+  resumeAudio,
+  watchAudioOutput,
+} from './audio-output.ts';
+export {
+  type AudioDeviceSource,
+  type AudioDevicesFollower,
+  followAudioDevices,
+} from './device-jacks.ts';
 export type { CardSummary, PlayOptions, ServiceEvent, StreamStatus } from './driver-service.ts';
 export { VirtioSoundError, type VirtioSoundErrorCode } from './errors.ts';
 export { createRendererNode, loadRenderer } from './renderer-node.ts';

@@ -85,8 +85,8 @@ export const DEFAULT_STREAMS: readonly StreamConfig[] = [
 
 // HDA pin capabilities: presence detect (bit 2), output (bit 4), input (bit 5).
 const PINCAP_PRES_DETECT = 1 << 2;
-const PINCAP_OUT = 1 << 4;
-const PINCAP_IN = 1 << 5;
+export const PINCAP_OUT = 1 << 4;
+export const PINCAP_IN = 1 << 5;
 
 export const DEFAULT_JACKS: readonly JackConfig[] = [
   {

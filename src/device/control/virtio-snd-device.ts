@@ -54,7 +54,10 @@ import {
   DEFAULT_JACKS,
   DEFAULT_STREAMS,
   DeviceConfigError,
+  type Direction,
   type JackConfig,
+  PINCAP_IN,
+  PINCAP_OUT,
   type ResolvedStream,
   resolveChmap,
   resolveJack,
@@ -70,6 +73,15 @@ import { isSharedArrayBuffer, startServiceLoop } from './service-loop.ts';
 import { type DeviceStats, readStats } from './stats.ts';
 import { coefficientWords, prepareStream } from './stream-prepare.ts';
 import { StreamView } from './stream-view.ts';
+
+/** A jack as the host sees it. */
+export interface JackStatus {
+  id: number;
+  name: string;
+  /** 'input' for a pin that can only take input (a microphone); else 'output'. */
+  direction: Direction;
+  connected: boolean;
+}
 
 export interface VirtioSndDeviceOptions {
   /** Guest memory: a guest physical address is a byte offset into it. */
@@ -365,6 +377,37 @@ export class VirtioSndDevice implements VirtioDevice {
       id,
     );
     this.deliverEvents();
+  }
+
+  /**
+   * The host's output latency in seconds (the AudioContext's baseLatency +
+   * outputLatency): from now on every TX latency_bytes includes it, so the
+   * guest's delay counts until the audio is heard. 0 (the default) reports
+   * only what is queued in the device.
+   */
+  setOutputLatency(seconds: number): void {
+    if (!(Number.isFinite(seconds) && seconds >= 0 && seconds <= 10)) {
+      throw new DeviceConfigError(`output latency must be 0..10 s, got ${seconds}`);
+    }
+    this.shared.outputLatencyUs.store(Math.round(seconds * 1e6));
+  }
+
+  /** The output latency last set (seconds). */
+  get outputLatency(): number {
+    return this.shared.outputLatencyUs.load() / 1e6;
+  }
+
+  /** The jacks: name, which way they face (from the HDA pin capabilities), and whether plugged. */
+  jackStatus(): JackStatus[] {
+    return Array.from({ length: this.jacks.count }, (_, id) => {
+      const j = this.jacks.get(id);
+      return {
+        id,
+        name: j.name,
+        direction: (j.hdaRegCaps & PINCAP_IN) !== 0 && (j.hdaRegCaps & PINCAP_OUT) === 0 ? 'input' : 'output',
+        connected: j.connected,
+      };
+    });
   }
 
   /** Sets a control from the host (e.g. a page's volume slider); the guest gets CTL_NOTIFY. */

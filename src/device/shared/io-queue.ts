@@ -27,7 +27,13 @@ import { ChainError, DescriptorChain, isRingFatal } from '../../virtio/chain.ts'
 import { DeviceQueue, POP_EMPTY } from '../../virtio/device-queue.ts';
 import type { GuestMemory } from '../../virtio/memory.ts';
 import { logCompletion } from './completion-log.ts';
-import { IO_QUEUE_MAX, MAX_IO_SEGMENTS, type MessageSlot, type SharedState } from './layout.ts';
+import {
+  IO_QUEUE_MAX,
+  MAX_IO_SEGMENTS,
+  type MessageSlot,
+  type SharedState,
+  type StreamSlot,
+} from './layout.ts';
 import { acceptsIo } from './stream-state.ts';
 
 export class IoQueue {
@@ -213,8 +219,9 @@ export class IoQueue {
   }
 
   /**
-   * Completes the oldest message of `stream` with `status`. latency_bytes is
-   * what is still queued for the stream afterwards. Returns the head id.
+   * Completes the oldest message of `stream` with `status`. For TX,
+   * latency_bytes is what is still queued for the stream afterwards plus the
+   * output's own latency (until heard) in the stream's bytes. Returns the head id.
    */
   completeFront(stream: number, status: number): number {
     const m = this.front(stream);
@@ -222,7 +229,7 @@ export class IoQueue {
     const st = this.s.streams[stream];
     st.fifoPop();
     st.queuedBytes -= m.bytes - m.done;
-    const latency = this.tx ? st.queuedBytes : 0;
+    const latency = this.tx ? st.queuedBytes + this.outputLatencyBytes(st) : 0;
     this.writeStatus(m, status, latency);
     const head = m.head;
     m.release();
@@ -233,6 +240,12 @@ export class IoQueue {
     st.lastCompletionFrame = frame;
     logCompletion(this.s, stream, frame, latency, head);
     return head;
+  }
+
+  /** The host-reported output latency in whole frames of `st`, as bytes. */
+  private outputLatencyBytes(st: StreamSlot): number {
+    const us = this.s.outputLatencyUs.value;
+    return us > 0 ? Math.floor((us * st.rateHz) / 1e6) * st.frameBytes : 0;
   }
 
   /** Completes every queued message of `stream` (RELEASE): what RX captured so far is kept. */

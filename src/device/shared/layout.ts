@@ -46,6 +46,7 @@ const H_RX_BYTES = 17;
 const H_BAD_MESSAGES = 18;
 const H_GAIN_PLAYBACK = 19; // float32
 const H_GAIN_CAPTURE = 20; // float32
+const H_OUTPUT_LATENCY_US = 21;
 const HEADER_WORDS = 32;
 
 // ---- stream entry words ----------------------------------------------------
@@ -614,6 +615,12 @@ export class SharedState {
   readonly rxBytes: SharedWord;
   /** Malformed I/O messages (answered BAD_MSG or handed back unused). */
   readonly badMessages: SharedWord;
+  /**
+   * Microseconds from the renderer's output to the listener's ear (the
+   * AudioContext's baseLatency + outputLatency, reported by the host): added
+   * to every TX latency_bytes so the guest's delay means "until heard".
+   */
+  readonly outputLatencyUs: SharedWord;
 
   // The regions.
   readonly streams: readonly StreamSlot[];
@@ -661,6 +668,7 @@ export class SharedState {
     this.txBytes = word(H_TX_BYTES);
     this.rxBytes = word(H_RX_BYTES);
     this.badMessages = word(H_BAD_MESSAGES);
+    this.outputLatencyUs = word(H_OUTPUT_LATENCY_US);
     this.streams = Array.from({ length: params.streams }, (_, id) => {
       const fifo = i32.subarray(r.fifos + id * IO_QUEUE_MAX, r.fifos + (id + 1) * IO_QUEUE_MAX);
       return new StreamSlot(i32, f32, r.streamTable + id * STREAM_WORDS, fifo, id);
