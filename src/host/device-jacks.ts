@@ -43,8 +43,7 @@ export function followAudioDevices(opts: {
     if (stopped) return;
     const sink = opts.sinkId?.() ?? '';
     const outputs = list.filter((d) => d.kind === 'audiooutput');
-    const hasOutput =
-      sink === '' ? outputs.length > 0 : outputs.some((d) => d.deviceId === sink);
+    const hasOutput = sink === '' ? outputs.length > 0 : outputs.some((d) => d.deviceId === sink);
     const hasInput = list.some((d) => d.kind === 'audioinput');
     for (const j of opts.jacks) {
       if (j.direction === 'output' && !opts.outputsListed) continue;

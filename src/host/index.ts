@@ -6,14 +6,6 @@
 
 export { type Completion, CompletionLog, OutputTap, type TapChunk } from '../device/index.ts';
 export {
-  type AudioOutputDevice,
-  checkEnvironment,
-  createVirtioSound,
-  type Recording,
-  type VirtioSound,
-  type VirtioSoundOptions,
-} from './create-virtio-sound.ts';
-export {
   type AudioOutputWatch,
   type AudioState,
   audioStateOf,
@@ -21,6 +13,14 @@ export {
   resumeAudio,
   watchAudioOutput,
 } from './audio-output.ts';
+export {
+  type AudioOutputDevice,
+  checkEnvironment,
+  createVirtioSound,
+  type Recording,
+  type VirtioSound,
+  type VirtioSoundOptions,
+} from './create-virtio-sound.ts';
 export {
   type AudioDeviceSource,
   type AudioDevicesFollower,

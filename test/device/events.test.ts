@@ -1,5 +1,6 @@
 /** Event queue: XRUN, PERIOD_ELAPSED, jack and control events; queued while no buffer is posted. */
 import { describe, expect, it } from 'vitest';
+import { XRUN_GRACE_MS } from '../../src/device/shared/stream-state.ts';
 import * as P from '../../src/snd/protocol.ts';
 import { QUANTUM, SndGuest } from '../helpers/snd-guest.ts';
 
@@ -34,6 +35,13 @@ function tinyPeriodFeeder(g: SndGuest, messages: number): () => void {
   };
 }
 
+/** Quanta a dry stream (periods of at most 2400 frames at 48 kHz) waits for STOP before its xrun counts. */
+const GRACE = Math.ceil((XRUN_GRACE_MS * 48000) / 1000 / QUANTUM);
+
+const quanta = (g: SndGuest, n: number, input?: [Float32Array, Float32Array]) => {
+  for (let q = 0; q < n; q++) g.quantum(input);
+};
+
 const xruns = (g: SndGuest, id: number) =>
   g.events.filter((e) => e.code === P.VIRTIO_SND_EVT_PCM_XRUN && e.data === id).length;
 
@@ -44,17 +52,18 @@ describe('PCM_XRUN', () => {
     g.tx(0, new Uint8Array(512).fill(0x11));
     expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(OK);
     g.quantum(); // plays the one period
-    const [l] = g.quantum(); // nothing left: silence, xrun
+    const [l] = g.quantum(); // nothing left: silence; an xrun unless the guest stops
     expect(l.every((v) => v === 0)).toBe(true);
-    g.quantum();
-    g.quantum();
+    quanta(g, GRACE - 2);
+    expect(xruns(g, 0)).toBe(0);
+    g.quantum(); // the grace is over: an underrun
     expect(xruns(g, 0)).toBe(1);
     expect(g.device.stats().streams[0]).toMatchObject({ xruns: 1, inXrun: true });
     // Data returns: the episode ends; the next dry spell is a new one.
     g.tx(0, new Uint8Array(512).fill(0x11));
     g.quantum();
     expect(g.device.stats().streams[0].inXrun).toBe(false);
-    g.quantum();
+    quanta(g, GRACE);
     expect(xruns(g, 0)).toBe(2);
   });
 
@@ -62,7 +71,7 @@ describe('PCM_XRUN', () => {
     const g = new SndGuest().init();
     setup(g, 0, 0);
     expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(OK);
-    g.quantum();
+    quanta(g, GRACE);
     expect(xruns(g, 0)).toBe(0);
     expect(g.device.stats().streams[0].xruns).toBe(1);
   });
@@ -107,6 +116,7 @@ describe('PCM_XRUN', () => {
       const [l, r] = g.quantum();
       expect(l.every((v) => v === -500 / 32768) && r.every((v) => v === -500 / 32768)).toBe(true);
     }
+    quanta(g, GRACE - 3); // stream 0 has been dry for the grace; stream 1 not yet
     expect([xruns(g, 0), xruns(g, 1)]).toEqual([1, 0]);
   });
 
@@ -114,11 +124,11 @@ describe('PCM_XRUN', () => {
     const g = new SndGuest().init();
     setup(g, 0, XRUNS);
     setup(g, 1, XRUNS);
-    for (let q = 0; q < 3; q++) g.quantum(); // prepared, nothing queued: not running, no xrun
+    quanta(g, GRACE + 3); // prepared, nothing queued: not running, no xrun
     expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(OK);
-    g.quantum();
+    quanta(g, GRACE);
     expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_STOP, 0)).toBe(OK);
-    for (let q = 0; q < 3; q++) g.quantum();
+    quanta(g, GRACE + 3);
     expect(g.events).toEqual([{ code: P.VIRTIO_SND_EVT_PCM_XRUN, data: 0 }]);
   });
 
@@ -133,8 +143,7 @@ describe('PCM_XRUN', () => {
     ];
     g.quantum(input);
     expect(g.used[3].get(m.token)).toBe(520);
-    g.quantum(input);
-    g.quantum(input);
+    quanta(g, GRACE, input);
     expect(xruns(g, 1)).toBe(1);
     expect(g.device.stats().streams[1].xruns).toBe(1);
   });
@@ -143,7 +152,7 @@ describe('PCM_XRUN', () => {
     const g = new SndGuest().init();
     setup(g, 1, 0);
     expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 1)).toBe(OK);
-    for (let q = 0; q < 4; q++) g.quantum();
+    quanta(g, GRACE + 1);
     expect(g.events).toEqual([]);
     expect(g.device.stats().streams[1].xruns).toBe(1);
   });
@@ -152,12 +161,12 @@ describe('PCM_XRUN', () => {
     const g = new SndGuest().init();
     setup(g, 1, XRUNS);
     expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 1)).toBe(OK);
-    for (let q = 0; q < 5; q++) g.quantum();
+    quanta(g, GRACE + 2);
     expect(xruns(g, 1)).toBe(1);
     for (let i = 0; i < 3; i++) g.rx(1, 512);
-    for (let q = 0; q < 3; q++) g.quantum();
+    quanta(g, 3);
     expect(xruns(g, 1)).toBe(1);
-    for (let q = 0; q < 3; q++) g.quantum();
+    quanta(g, GRACE);
     expect(xruns(g, 1)).toBe(2);
   });
 });
@@ -228,8 +237,9 @@ describe('event queue', () => {
     const g = new SndGuest({}, 16 << 20).init({ eventBuffers: 0 });
     setup(g, 0, PERIODS | XRUNS, 32);
     setup(g, 1, PERIODS | XRUNS, 64);
-    const quanta = 600;
-    const txTotal = 4 * (quanta - 10); // 32-frame messages: playback runs dry 10 quanta before the end
+    const total = 600;
+    const dry = GRACE + 10; // playback runs dry this many quanta before the end
+    const txTotal = 4 * (total - dry); // 32-frame messages
     const data = g.alloc.alloc(32 * 4, 8);
     let txQueued = 0;
     const feed = () => {
@@ -245,15 +255,17 @@ describe('event queue', () => {
     // quantum 5): 2 per quantum; a jack event in between.
     const expected: { code: number; data: number }[] = [];
     const PE = P.VIRTIO_SND_EVT_PCM_PERIOD_ELAPSED;
-    for (let q = 0; q < quanta; q++) {
+    for (let q = 0; q < total; q++) {
       if (q === 5) {
         g.device.setJackConnected(0, false);
         expected.push({ code: P.VIRTIO_SND_EVT_JACK_DISCONNECTED, data: 0 });
         expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 1)).toBe(OK);
         feed();
       }
-      if (q < quanta - 10) for (let k = 0; k < 4; k++) expected.push({ code: PE, data: 0 });
-      else if (q === quanta - 10) expected.push({ code: P.VIRTIO_SND_EVT_PCM_XRUN, data: 0 });
+      if (q < total - dry) for (let k = 0; k < 4; k++) expected.push({ code: PE, data: 0 });
+      else if (q === total - dry + GRACE - 1) {
+        expected.push({ code: P.VIRTIO_SND_EVT_PCM_XRUN, data: 0 });
+      }
       if (q >= 5) for (let k = 0; k < 2; k++) expected.push({ code: PE, data: 1 });
       g.quantum();
       feed();

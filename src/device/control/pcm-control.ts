@@ -38,6 +38,8 @@ import {
   type PcmStateName,
   pcmTransition,
   STATE_INITIAL,
+  XRUN_DRY,
+  XRUN_NONE,
 } from '../shared/stream-state.ts';
 import type { ResolvedStream } from './config.ts';
 import { answerQueryInfo } from './control-info.ts';
@@ -181,9 +183,11 @@ export class PcmControl {
           slot.bumpPrepareGen();
           break;
         case VIRTIO_SND_R_PCM_START:
-          slot.xrun = 0;
+          slot.xrun = XRUN_NONE;
           break;
         case VIRTIO_SND_R_PCM_STOP:
+          // Dry, then stopped: the guest drained a whole number of periods. Not an xrun.
+          if (slot.xrun === XRUN_DRY) slot.xrun = XRUN_NONE;
           break;
         case VIRTIO_SND_R_PCM_RELEASE: {
           // Return every message of the stream before answering (spec 5.14.6.6.5.2),

@@ -4,7 +4,7 @@
  */
 
 import type { SharedState } from '../shared/layout.ts';
-import { PCM_STATE_NAMES, type PcmStateName } from '../shared/stream-state.ts';
+import { PCM_STATE_NAMES, type PcmStateName, XRUN_ACTIVE } from '../shared/stream-state.ts';
 import type { ResolvedStream } from './config.ts';
 
 export interface StreamStats {
@@ -69,7 +69,7 @@ export function readStats(
         queuedBytes: slot.queuedBytes,
         frames: slot.frames,
         xruns: slot.xrunCount,
-        inXrun: slot.xrun === 1,
+        inXrun: slot.xrun === XRUN_ACTIVE,
         lastLatencyBytes: slot.lastLatency,
         lastCompletionFrame: slot.lastCompletionFrame,
         peak: slot.peak,

@@ -404,7 +404,10 @@ export class VirtioSndDevice implements VirtioDevice {
       return {
         id,
         name: j.name,
-        direction: (j.hdaRegCaps & PINCAP_IN) !== 0 && (j.hdaRegCaps & PINCAP_OUT) === 0 ? 'input' : 'output',
+        direction:
+          (j.hdaRegCaps & PINCAP_IN) !== 0 && (j.hdaRegCaps & PINCAP_OUT) === 0
+            ? 'input'
+            : 'output',
         connected: j.connected,
       };
     });

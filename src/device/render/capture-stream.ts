@@ -59,11 +59,11 @@ export class CaptureStream extends StreamCore {
       if (a > peak) peak = a;
     }
     this.slot.peak = peak;
-    this.give(n);
+    this.give(n, frames);
   }
 
-  /** Writes `n` frames into the stream's RX messages, completing full ones. */
-  private give(n: number): void {
+  /** Writes `n` stream frames (of a pass of `frames` context frames) into the stream's RX messages, completing full ones. */
+  private give(n: number, frames: number): void {
     const fb = this.frameBytes;
     let put = 0;
     while (put < n) {
@@ -87,6 +87,6 @@ export class CaptureStream extends StreamCore {
       put += k;
       if (m.done === m.bytes) this.queue.completeFront(this.id, VIRTIO_SND_S_OK);
     }
-    if (n > 0) this.markXrun(put < n);
+    if (n > 0) this.markXrun(put < n, frames);
   }
 }

@@ -9,8 +9,9 @@
  */
 
 import { VIRTIO_SND_S_OK } from '../../snd/protocol.ts';
+import { XRUN_END_OF_STREAM } from '../shared/stream-state.ts';
 import type { ChannelPositions } from './channel-routing.ts';
-import { BLOCK_FRAMES, type StreamContext, StreamCore, XRUN_END_OF_STREAM } from './stream-core.ts';
+import { BLOCK_FRAMES, type StreamContext, StreamCore } from './stream-core.ts';
 import { StreamResampler } from './stream-resampler.ts';
 
 const MAX_CHANNELS = 8;
@@ -66,7 +67,7 @@ export class PlaybackStream extends StreamCore {
         mixL.fill(0, got, n);
         mixR.fill(0, got, n);
       }
-      this.markXrun(got < n);
+      this.markXrun(got < n, n);
     } else {
       const need = this.resampler.framesNeeded(n);
       const got = this.takeInto(need, null, null, add);
@@ -82,7 +83,7 @@ export class PlaybackStream extends StreamCore {
         }
       }
       if (got < need) st.fill(0, 2 * got, 2 * need);
-      this.markXrun(got < need);
+      this.markXrun(got < need, n);
       const out = this.resampler.pull(st, need, this.out, n);
       this.peak = 0;
       this.mixInterleaved(out, n, mixL, mixR, 0, add);

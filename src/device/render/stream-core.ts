@@ -17,6 +17,13 @@ import {
 import type { EventRing } from '../shared/event-ring.ts';
 import type { IoQueue } from '../shared/io-queue.ts';
 import type { SharedState, StreamSlot } from '../shared/layout.ts';
+import {
+  XRUN_ACTIVE,
+  XRUN_DRY,
+  XRUN_GRACE_MS,
+  XRUN_GRACE_PERIODS,
+  XRUN_NONE,
+} from '../shared/stream-state.ts';
 import type { ChannelPositions } from './channel-routing.ts';
 import type { PcmIo } from './pcm-io.ts';
 
@@ -26,9 +33,6 @@ import type { PcmIo } from './pcm-io.ts';
  * so every buffer sized in a constructor fits.
  */
 export const BLOCK_FRAMES = 128;
-
-/** StreamSlot.xrun after an end-of-stream message: running dry is expected, not an xrun. */
-export const XRUN_END_OF_STREAM = 2;
 
 /** What every stream of a renderer is built with (one per direction). */
 export interface StreamContext {
@@ -52,6 +56,11 @@ export class StreamCore {
   rateHz = 0;
   /** Context frame at which the block being rendered began. */
   protected blockStart = 0;
+  /** Context frames a dry stream waits for STOP before it counts an xrun. */
+  private graceFrames = 0;
+  /** Context frames the stream has been dry (while XRUN_DRY). */
+  private dryFrames = 0;
+  private readonly contextRate: number;
 
   protected readonly s: SharedState;
   /** The TX queue (playback) or RX queue (capture) that feeds the stream. */
@@ -69,6 +78,7 @@ export class StreamCore {
     this.queue = ctx.queue;
     this.io = ctx.io;
     this.events = ctx.events;
+    this.contextRate = ctx.contextRate;
     this.slot = ctx.s.streams[id];
   }
 
@@ -82,6 +92,12 @@ export class StreamCore {
     this.sampleBytes = PCM_FORMAT_INFO[this.format]?.physBits / 8 || 1;
     this.frameBytes = st.frameBytes;
     this.rateHz = st.rateHz;
+    const periodFrames = this.frameBytes > 0 ? st.periodBytes / this.frameBytes : 0;
+    const rate = this.rateHz > 0 ? this.rateHz : this.contextRate;
+    this.graceFrames = Math.max(
+      Math.ceil((XRUN_GRACE_PERIODS * periodFrames * this.contextRate) / rate),
+      Math.ceil((XRUN_GRACE_MS * this.contextRate) / 1000),
+    );
     return true;
   }
 
@@ -107,18 +123,34 @@ export class StreamCore {
   }
 
   /**
-   * Records whether the stream ran short this block: the first short block of
-   * an episode counts one xrun and raises PCM_XRUN (with
-   * VIRTIO_SND_PCM_F_EVT_XRUNS); a full block ends the episode.
+   * Records whether the stream ran short in a pass of `n` context frames.
+   * Running dry starts a wait (XRUN_DRY, see stream-state.ts); data coming
+   * back, or the grace running out, makes it an xrun: counted once and
+   * raised as PCM_XRUN (with VIRTIO_SND_PCM_F_EVT_XRUNS). A STOP during the
+   * wait (the control plane clears XRUN_DRY) was the end of the stream.
    */
-  protected markXrun(short: boolean): void {
+  protected markXrun(short: boolean, n: number): void {
     const st = this.slot;
+    const x = st.xrun;
     if (!short) {
-      st.xrun = 0;
+      if (x === XRUN_DRY) this.countXrun(); // the data came, but after a gap
+      st.xrun = XRUN_NONE;
       return;
     }
-    if (st.xrun !== 0) return;
-    st.xrun = 1;
+    if (x === XRUN_NONE) {
+      st.xrun = XRUN_DRY;
+      this.dryFrames = 0;
+    }
+    if (st.xrun !== XRUN_DRY) return;
+    this.dryFrames += n;
+    if (this.dryFrames >= this.graceFrames) {
+      this.countXrun();
+      st.xrun = XRUN_ACTIVE;
+    }
+  }
+
+  private countXrun(): void {
+    const st = this.slot;
     st.xrunCount++;
     if (st.features & (1 << VIRTIO_SND_PCM_F_EVT_XRUNS))
       this.events.push(VIRTIO_SND_EVT_PCM_XRUN, this.id);

@@ -71,3 +71,24 @@ export function pcmTransition(state: number, command: number): PcmState | -1 {
 export function acceptsIo(state: number): boolean {
   return state === STATE_PREPARED || state === STATE_RUNNING || state === STATE_STOPPED;
 }
+
+/**
+ * Where a running stream stands with respect to underrun (playback) or
+ * overrun (capture), in StreamSlot.xrun. Running dry is not at once an xrun:
+ * a guest that drains a whole number of periods runs the device dry just
+ * before it stops the stream, and that is a clean end. So the stream waits
+ * (XRUN_DRY) for a grace of two periods or 100 ms: a STOP in that time
+ * means it was the end of the stream; more data, or the grace running out,
+ * means it was an xrun, counted and reported then.
+ */
+export const XRUN_NONE = 0;
+/** In an xrun episode (counted once). */
+export const XRUN_ACTIVE = 1;
+/** After a message shorter than a period (the end of a drain): running dry is expected. */
+export const XRUN_END_OF_STREAM = 2;
+/** Ran dry; an xrun unless the guest stops the stream within the grace. */
+export const XRUN_DRY = 3;
+
+/** How long a dry stream waits for STOP before it counts an xrun. */
+export const XRUN_GRACE_MS = 100;
+export const XRUN_GRACE_PERIODS = 2;
