@@ -43,7 +43,13 @@ import {
 import { GuestMemory } from '../../virtio/memory.ts';
 import { EventRing } from '../shared/event-ring.ts';
 import { IoQueue } from '../shared/io-queue.ts';
-import { INT_NEEDS_RESET, INT_VRING, IO_QUEUE_MAX, SharedState } from '../shared/layout.ts';
+import {
+  INT_NEEDS_RESET,
+  INT_TX_LOW,
+  INT_VRING,
+  IO_QUEUE_MAX,
+  SharedState,
+} from '../shared/layout.ts';
 import { withLock } from '../shared/queue-lock.ts';
 import type { RenderState } from '../shared/render-state.ts';
 import type { PcmStateName } from '../shared/stream-state.ts';
@@ -99,6 +105,11 @@ export interface VirtioSndDeviceOptions {
   /** Stereo frames of rendered output kept in a tap ring for meters and tests (power of two, 0 = off). */
   tapFrames?: number;
   /**
+   * Called (from service()) when a TX stream has less queued than the mark set
+   * with setTxLowWater(): a host that feeds the device late refills it then.
+   */
+  onTxLow?: () => void;
+  /**
    * Service the renderer's doorbell automatically (Atomics.waitAsync). Default
    * true. Turn off to call service() yourself, e.g. after each process() in a test.
    */
@@ -133,6 +144,7 @@ export class VirtioSndDevice implements VirtioDevice {
   private link: TransportLink | null = null;
   private features = 0n;
   private serviceLoop: { stop(): void } | null = null;
+  private readonly onTxLow: (() => void) | null;
 
   constructor(options: VirtioSndDeviceOptions) {
     const { memory, sampleRate } = options;
@@ -143,6 +155,7 @@ export class VirtioSndDevice implements VirtioDevice {
       throw new DeviceConfigError(`sampleRate must be 3000..768000 Hz, got ${sampleRate}`);
     }
     this.sampleRate = sampleRate;
+    this.onTxLow = options.onTxLow ?? null;
     this.mem = new GuestMemory(memory);
     this.streams = (options.streams ?? DEFAULT_STREAMS).map(resolveStream);
     if (this.streams.length === 0) throw new DeviceConfigError('streams must not be empty');
@@ -342,6 +355,7 @@ export class VirtioSndDevice implements VirtioDevice {
     this.eventRing.drain((code, data) => this.events.push(code, data));
     if (flags & INT_NEEDS_RESET) this.link?.needsReset();
     if (flags & INT_VRING) this.link?.interruptQueue();
+    if (flags & INT_TX_LOW) this.onTxLow?.();
     this.deliverEvents();
   }
 
@@ -390,6 +404,20 @@ export class VirtioSndDevice implements VirtioDevice {
       throw new DeviceConfigError(`output latency must be 0..10 s, got ${seconds}`);
     }
     this.shared.outputLatencyUs.store(Math.round(seconds * 1e6));
+  }
+
+  /**
+   * Asks the renderer to ring (and onTxLow to be called) in every block in
+   * which output stream `id` holds fewer than `bytes` payload bytes; 0 turns
+   * it off. Kept across PREPARE; cleared by a device reset.
+   */
+  setTxLowWater(id: number, bytes: number): void {
+    const st = this.streams[id];
+    if (!st || st.direction !== 'output') throw new RangeError(`no output stream ${id}`);
+    if (!(Number.isInteger(bytes) && bytes >= 0 && bytes <= 0x7fffffff)) {
+      throw new RangeError(`low-water mark must be 0..2^31-1 bytes, got ${bytes}`);
+    }
+    this.shared.streams[id].lowWater = bytes;
   }
 
   /** The output latency last set (seconds). */

@@ -20,7 +20,7 @@ import { PcmCodec } from '../../pcm/pcm-codec.ts';
 import { GuestMemory } from '../../virtio/memory.ts';
 import { EventRing } from '../shared/event-ring.ts';
 import { IoQueue } from '../shared/io-queue.ts';
-import { INT_NEEDS_RESET, INT_VRING, SharedState } from '../shared/layout.ts';
+import { INT_NEEDS_RESET, INT_TX_LOW, INT_VRING, SharedState } from '../shared/layout.ts';
 import { writeTap } from '../shared/output-tap.ts';
 import { LOCK_RENDERER, tryLock, unlock } from '../shared/queue-lock.ts';
 import type { RenderState } from '../shared/render-state.ts';
@@ -157,7 +157,7 @@ export class PcmRenderer {
       if (!this.tx.intake()) flags |= INT_NEEDS_RESET;
       for (const p of this.playback) {
         if (s.streams[p.id].state !== STATE_RUNNING) continue;
-        p.render(mixL, mixR, this.mixed, blockStart, n);
+        if (p.render(mixL, mixR, this.mixed, blockStart, n)) flags |= INT_TX_LOW;
         this.mixed = true;
       }
       if (this.tx.queue.shouldInterrupt()) flags |= INT_VRING;

@@ -48,8 +48,9 @@ export class PlaybackStream extends StreamCore {
   }
 
   /**
-   * Renders one quantum of the (running) stream into the left/right mix:
+   * Renders `n` frames of the (running) stream into the left/right mix:
    * added to it, or written over it when `add` is false (the first stream).
+   * Returns true when the stream is left below its low-water mark.
    */
   render(
     mixL: Float32Array,
@@ -57,7 +58,7 @@ export class PlaybackStream extends StreamCore {
     add: boolean,
     blockStart: number,
     n: number,
-  ): void {
+  ): boolean {
     this.blockStart = blockStart;
     if (this.refresh()) this.sync();
     if (this.direct && this.resampler.bypass) {
@@ -89,6 +90,8 @@ export class PlaybackStream extends StreamCore {
       this.mixInterleaved(out, n, mixL, mixR, 0, add);
     }
     this.slot.peak = this.peak;
+    const low = this.slot.lowWater;
+    return low > 0 && this.slot.queuedBytes < low;
   }
 
   /**

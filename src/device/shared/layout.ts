@@ -72,6 +72,7 @@ const S_FRAMES_LO = 18;
 const S_FRAMES_HI = 19;
 const S_LAST_COMPLETION_FRAME = 20;
 const S_LAST_LATENCY = 21;
+const S_LOW_WATER = 22;
 const S_PEAK = 23; // float32
 const S_START_FRAME = 24;
 const S_EVT_PERIODS_OVERFLOW = 25;
@@ -116,6 +117,8 @@ const FREE = -1;
 /** H_INT_FLAGS bits: news the renderer raises for the control plane. */
 export const INT_VRING = 1;
 export const INT_NEEDS_RESET = 2;
+/** A TX stream holds less than its low-water mark (StreamSlot.lowWater). */
+export const INT_TX_LOW = 4;
 
 export interface SharedLayoutParams {
   streams: number;
@@ -398,6 +401,17 @@ export class StreamSlot {
   }
   set lastLatency(v: number) {
     this.i32[this.b + S_LAST_LATENCY] = v;
+  }
+  /**
+   * TX payload bytes below which the renderer rings the doorbell each block
+   * (INT_TX_LOW), so a host that feeds the device late (the relay's hold-back)
+   * is woken by the audio clock, not a timer. 0: never.
+   */
+  get lowWater(): number {
+    return this.i32[this.b + S_LOW_WATER];
+  }
+  set lowWater(v: number) {
+    this.i32[this.b + S_LOW_WATER] = v;
   }
   /** Peak |sample| of the last quantum (for meters). */
   get peak(): number {
