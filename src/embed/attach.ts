@@ -1,8 +1,9 @@
 /**
  * Attaching virtio-snd to an emulator: a RelayDevice behind a virtio-mmio
  * transport mapped at `base`, raising `irq`. Returns the render state for
- * the AudioWorklet (see src/host/renderer-node.ts) and a poll() the host
- * calls often (the guest's TX/RX rings are polled, as MSG_POLLING allows).
+ * the AudioWorklet (see src/host/renderer-node.ts). The relay takes the
+ * guest's TX/RX messages when the guest kicks, on the emulator's tick hook
+ * (EmulatorBus.onTick) when it has one, and on poll() / start(ms) otherwise.
  */
 
 import { VIRTIO_MMIO_WINDOW, VirtioMmioTransport } from '../virtio/mmio.ts';
@@ -17,11 +18,11 @@ export interface AttachOptions extends Omit<RelayOptions, 'guestMemory'> {
 export interface AttachedSound {
   device: RelayDevice;
   transport: VirtioMmioTransport;
-  /** Takes new guest TX/RX messages; call every few milliseconds. */
+  /** Takes new guest TX/RX messages now (an emulator without onTick calls it every few ms). */
   poll(): void;
-  /** Stops polling timers started by start(). */
+  /** Stops the tick hook and any polling timer, and the inner device's service loop. */
   stop(): void;
-  /** Polls every `ms` milliseconds until stop(). */
+  /** Also polls every `ms` milliseconds until stop() (a safety net; not needed with onTick). */
   start(ms?: number): void;
 }
 
@@ -30,6 +31,7 @@ export function attachVirtioSnd(bus: EmulatorBus, opts: AttachOptions): Attached
   const device = new RelayDevice({ ...relay, guestMemory: () => bus.guestMemory() });
   const transport = new VirtioMmioTransport(device, { onInterrupt: (level) => bus.setIrq(level) });
   bus.mapMmio(base, VIRTIO_MMIO_WINDOW, transport);
+  const untick = bus.onTick?.(() => device.poll()) ?? null;
   let timer: ReturnType<typeof setInterval> | null = null;
   return {
     device,
@@ -39,6 +41,7 @@ export function attachVirtioSnd(bus: EmulatorBus, opts: AttachOptions): Attached
       timer ??= setInterval(() => device.poll(), ms);
     },
     stop() {
+      untick?.();
       if (timer) clearInterval(timer);
       timer = null;
       device.inner.dispose();

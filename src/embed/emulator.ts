@@ -19,4 +19,12 @@ export interface EmulatorBus {
   setIrq(level: boolean): void;
   /** The guest's RAM as it is now; an emulator may replace its buffer over time. */
   guestMemory(): GuestMemory;
+  /**
+   * Optional: calls `callback` often while the guest runs (between batches of
+   * instructions), and returns a function that stops it. The relay then takes
+   * the guest's new messages as soon as the guest has made them, instead of
+   * waiting for a timer (which browsers clamp to 4 ms). v86: its hardware-timer
+   * hook.
+   */
+  onTick?(callback: () => void): () => void;
 }

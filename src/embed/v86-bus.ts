@@ -24,6 +24,11 @@ export interface V86Cpu {
   device_lower_irq(irq: number): void;
   /** Guest RAM: a view into the WebAssembly memory (replaced when that memory grows). */
   mem8: Uint8Array;
+  /**
+   * Called by v86's main loop after every batch of instructions (and when the
+   * guest halts) to run the PIT, RTC, ACPI and APIC timers; `now` in ms.
+   */
+  run_hardware_timers(acpiEnabled: boolean, now: number): number;
 }
 
 export interface V86Like {
@@ -32,10 +37,30 @@ export interface V86Like {
 
 /** v86 maps MMIO in 128 KiB units. */
 const MMAP_UNIT = 1 << 17;
+/** The tick callbacks run at most this often (ms of v86's clock): a poll is cheap, not free. */
+const TICK_MS = 0.25;
 
 export function v86Bus(emulator: V86Like, irq: number): EmulatorBus {
   const cpu = emulator.v86.cpu;
   let cached: GuestMemory | null = null;
+  const ticks = new Set<() => void>();
+  let lastTick = Number.NEGATIVE_INFINITY;
+  let hooked = false;
+  // v86's wasm calls cpu.run_hardware_timers through a closure that looks the method up
+  // on each call, so wrapping it on the instance hooks the emulator's own loop.
+  const hook = () => {
+    if (hooked) return;
+    hooked = true;
+    const timers = cpu.run_hardware_timers.bind(cpu);
+    cpu.run_hardware_timers = (acpiEnabled: boolean, now: number) => {
+      const next = timers(acpiEnabled, now);
+      if (now - lastTick >= TICK_MS) {
+        lastTick = now;
+        for (const t of ticks) t();
+      }
+      return next;
+    };
+  };
   return {
     mapMmio(base: number, size: number, h: MmioHandlers) {
       const start = Math.floor(base / MMAP_UNIT) * MMAP_UNIT;
@@ -67,6 +92,11 @@ export function v86Bus(emulator: V86Like, irq: number): EmulatorBus {
     setIrq(level: boolean) {
       if (level) cpu.device_raise_irq(irq);
       else cpu.device_lower_irq(irq);
+    },
+    onTick(callback: () => void) {
+      hook();
+      ticks.add(callback);
+      return () => ticks.delete(callback);
     },
     guestMemory() {
       const m = cpu.mem8;

@@ -1,0 +1,79 @@
+/**
+ * The v86 bus without v86: MMIO routing, the IRQ line, guest RAM that
+ * follows a grown WebAssembly memory, and the tick hook on v86's
+ * hardware-timer loop that lets the relay poll from the emulator itself.
+ */
+import { describe, expect, it } from 'vitest';
+import { attachVirtioSnd } from '../../src/embed/attach.ts';
+import { type V86Cpu, v86Bus } from '../../src/embed/v86-bus.ts';
+import { MMIO, VIRTIO_MMIO_MAGIC } from '../../src/virtio/mmio.ts';
+
+function fakeCpu() {
+  const maps: { addr: number; size: number; r32?: (a: number) => number }[] = [];
+  const irqs: string[] = [];
+  let timerCalls = 0;
+  const cpu: V86Cpu = {
+    io: {
+      mmap_register(addr, size, _r8, _w8, r32) {
+        maps.push({ addr, size, r32 });
+      },
+    },
+    device_raise_irq: (n) => irqs.push(`+${n}`),
+    device_lower_irq: (n) => irqs.push(`-${n}`),
+    mem8: new Uint8Array(new ArrayBuffer(1 << 20)),
+    run_hardware_timers(_acpi: boolean, now: number): number {
+      timerCalls++;
+      return 100 - (now % 7);
+    },
+  };
+  return { cpu, maps, irqs, timers: () => timerCalls };
+}
+
+describe('v86Bus', () => {
+  it("calls tick callbacks from v86's timer loop, at most every 0.25 ms, passing its result on", () => {
+    const f = fakeCpu();
+    const bus = v86Bus({ v86: { cpu: f.cpu } }, 5);
+    let ticks = 0;
+    const stop = bus.onTick!(() => ticks++);
+    const results: number[] = [];
+    for (let i = 0; i < 100; i++) results.push(f.cpu.run_hardware_timers(false, i / 10));
+    expect(f.timers()).toBe(100); // the original ran every time
+    expect(results[3]).toBe(100 - (0.3 % 7));
+    expect(ticks).toBeGreaterThanOrEqual(33);
+    expect(ticks).toBeLessThanOrEqual(41);
+    stop();
+    const before = ticks;
+    for (let now = 10; now < 20; now += 1) f.cpu.run_hardware_timers(false, now);
+    expect(ticks).toBe(before);
+  });
+
+  it('maps the MMIO window in 128 KiB units with offsets relative to the base', () => {
+    const f = fakeCpu();
+    const bus = v86Bus({ v86: { cpu: f.cpu } }, 5);
+    const sound = attachVirtioSnd(bus, { base: 0xfe000000, sampleRate: 48000, autoService: false });
+    expect(f.maps).toHaveLength(1);
+    expect(f.maps[0].addr >>> 0).toBe(0xfe000000);
+    expect(f.maps[0].size).toBe(1 << 17);
+    // v86 passes addresses as signed 32-bit numbers.
+    expect(f.maps[0].r32!((0xfe000000 + MMIO.MagicValue) | 0) >>> 0).toBe(VIRTIO_MMIO_MAGIC);
+    expect(f.maps[0].r32!((0xfe000000 + 0x2000) | 0)).toBe(0); // outside the 4 KiB window
+    sound.stop();
+  });
+
+  it('attachVirtioSnd polls the relay on every tick and stops with stop()', () => {
+    const f = fakeCpu();
+    const bus = v86Bus({ v86: { cpu: f.cpu } }, 5);
+    const sound = attachVirtioSnd(bus, { base: 0xfe000000, sampleRate: 48000, autoService: false });
+    let polls = 0;
+    const poll = sound.device.poll.bind(sound.device);
+    sound.device.poll = () => {
+      polls++;
+      poll();
+    };
+    for (let now = 0; now < 5; now += 0.5) f.cpu.run_hardware_timers(false, now);
+    expect(polls).toBe(10);
+    sound.stop();
+    for (let now = 5; now < 10; now += 0.5) f.cpu.run_hardware_timers(false, now);
+    expect(polls).toBe(10);
+  });
+});
