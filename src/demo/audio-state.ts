@@ -4,6 +4,9 @@
  * the audio device) or closed, with a button that resumes it when it is not
  * running. resume() can reject (an interrupted context may refuse): the
  * reason is shown next to the button. Shared by the demo and the guest page.
+ *
+ * The demo and the guest page each have a copy of this file, identical
+ * (src/demo/ and src/guest/ may not import each other: docs/architecture.md).
  */
 
 /** Chrome adds 'interrupted' to the standard states; the DOM typings do not have it yet. */
