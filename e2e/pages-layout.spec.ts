@@ -103,7 +103,7 @@ test('the demo fits a phone and a desktop, with a live input meter', async ({ pa
   t = await tableLayout(page);
   expect(overlaps(t.boxes)).toEqual([]);
   expect(await headerTextFits(page)).toEqual([]);
-  await page.screenshot({ path: screenshotPath('demo-desktop.png') });
+  await page.screenshot({ path: screenshotPath('demo-desktop.png'), fullPage: true });
 
   await page.click('#rec-stop');
   await expect(page.locator('#rec-wave')).toHaveAttribute('aria-label', /Recorded waveform: \d/);
@@ -174,8 +174,11 @@ test('the guest page shows its boot progress and fits a phone', async ({ page })
   for (let i = 1; i < order.length; i++) {
     expect(reached[order[i]], order[i]).toBeGreaterThanOrEqual(reached[order[i - 1]] ?? Infinity);
   }
-  // Something in the console, and it wraps inside the screen.
-  await page.click('button[data-cmd^="cat /proc/asound/cards"]');
+  // A command typed in the command box (a phone cannot type into the console itself); the
+  // console wraps its output inside the screen.
+  await page.fill('#cmd', 'cat /proc/asound/cards /proc/asound/pcm');
+  await page.press('#cmd', 'Enter');
+  await expect(page.locator('#cmd')).toHaveValue('');
   await page.waitForFunction(() => window.guest!.console.text.includes('VirtIO SoundCard at'));
   await page.waitForTimeout(300);
   expect(await overflowsX(page)).toBe(false);

@@ -10,6 +10,7 @@ import { type AttachedSound, attachVirtioSnd, type V86Like, v86Bus } from 'virti
 import { checkEnvironment, createRendererNode, OutputTap } from 'virtio-snd-web/host';
 import { AudioStateIndicator } from './audio-state.ts';
 import { BootProgress, showBootFailure } from './boot-progress.ts';
+import { attachCommandLine } from './command-line.ts';
 import { SerialConsole } from './serial-console.ts';
 import { showStartupProblem } from './startup-problem.ts';
 
@@ -124,6 +125,7 @@ async function main(): Promise<void> {
   };
   document.addEventListener('pointerdown', resume, { capture: true });
   document.addEventListener('keydown', resume, { capture: true });
+  attachCommandLine($('cmdline'), (line) => handle.send(line));
   for (const b of document.querySelectorAll<HTMLButtonElement>('button[data-cmd]')) {
     b.addEventListener('click', () => handle.send(b.dataset.cmd ?? ''));
   }
