@@ -310,8 +310,10 @@ export class LiveView {
         ).join('')
       : cells
           .map(
+            // The stream's name is a <td> acting as the row header: e2e/xrun.spec.ts counts
+            // the row's cells from it.
             (c, k) =>
-              `<tr><th scope="row">${names[k]}</th>${c.map((v) => `<td>${v}</td>`).join('')}</tr>`,
+              `<tr><td role="rowheader" class="name">${names[k]}</td>${c.map((v) => `<td>${v}</td>`).join('')}</tr>`,
           )
           .join('');
     this.el.deviceStats.textContent = this.deviceLine;
