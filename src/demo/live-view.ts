@@ -113,9 +113,10 @@ export class LiveView {
     this.drawMeters(now);
     this.drawInput(now, dt);
     this.drawTicker(now);
-    // Stats every 100 ms; while recording every 30 ms: the capture stream's peak is that of
-    // the last render quantum, so a meter has to sample it often.
-    const interval = this.inputPeak === null ? 100 : 30;
+    // Stats every 100 ms; while recording every 50 ms: the capture stream's peak is that of
+    // the last render quantum, so a meter has to sample it often (the table still
+    // refreshes every 100 ms).
+    const interval = this.inputPeak === null ? 100 : 50;
     if (now - this.lastStats > interval && !this.statsBusy) {
       this.statsBusy = true;
       void this.sound
