@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { expect, type Page } from '@playwright/test';
 
 /** Opens the demo with URL options and waits for the card to be probed. */
@@ -17,4 +18,19 @@ export function pageErrors(page: Page): string[] {
 /** The stream rate to use for bit-exact tests: the context's own rate. */
 export async function contextRate(page: Page): Promise<number> {
   return page.evaluate(() => window.virtioSound!.context.sampleRate);
+}
+
+/**
+ * Where a page screenshot goes: test-results/screenshots/ on an ordinary run, so tests do not
+ * rewrite tracked files; docs/screenshots/ (committed) with UPDATE_SCREENSHOTS=1.
+ */
+export function screenshotPath(name: string): string {
+  const dir =
+    process.env.UPDATE_SCREENSHOTS === '1' ? 'docs/screenshots' : 'test-results/screenshots';
+  return fileURLToPath(new URL(`../${dir}/${name}`, import.meta.url));
+}
+
+/** Whether the page scrolls sideways (wider content than the viewport). */
+export async function overflowsX(page: Page): Promise<boolean> {
+  return page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
 }

@@ -7,13 +7,16 @@
 
 import { PCM_FORMAT_INFO, VIRTIO_SND_PCM_FMT_S16 } from 'virtio-snd-web';
 import {
+  checkEnvironment,
   createVirtioSound,
   type PlayOptions,
   parseWav,
   type VirtioSound,
   VirtioSoundError,
 } from 'virtio-snd-web/host';
+import { AudioStateIndicator } from './audio-state.ts';
 import { LiveView } from './live-view.ts';
+import { showStartupProblem } from './startup-problem.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -38,6 +41,7 @@ declare global {
     /** The demo's device handle, for debugging and the end-to-end tests. */
     virtioSound?: VirtioSound;
     liveView?: LiveView;
+    audioState?: AudioStateIndicator;
   }
 }
 
@@ -54,51 +58,66 @@ async function main(): Promise<void> {
   const tapFrames = Number(params.get('tap') ?? 8192);
   const rate = params.get('rate');
   let sound: VirtioSound;
+  let context: AudioContext | null = null;
   try {
-    const context = new AudioContext({
+    // Before making an AudioContext: without isolation nothing here can work.
+    checkEnvironment();
+    context = new AudioContext({
       latencyHint: 'interactive',
       ...(rate ? { sampleRate: Number(rate) } : {}),
     });
     if (params.get('suspend') === '1') await context.suspend();
     sound = await createVirtioSound({ context, device: { tapFrames } });
   } catch (e) {
-    const msg = e instanceof VirtioSoundError ? `${e.code}: ${e.message}` : String(e);
+    void context?.close();
+    const problem = showStartupProblem(e, $('problem'), document.querySelectorAll('main'));
     pill('pill-card', 'no card', 'bad');
-    banner(`Cannot start: ${msg}`, true);
-    throw e;
+    pill('pill-audio', 'no audio', 'bad');
+    $('card-info').textContent = `No card: the device could not start (${problem.code}).`;
+    console.error(`virtio-snd: cannot start (${problem.code})`, e);
+    return;
   }
   window.virtioSound = sound;
   const card = sound.card;
   pill('pill-card', `card: ${card.streams.length} streams, ${card.controls.length} controls`, 'ok');
 
-  const ctx = sound.context;
-  const audioPill = () => {
-    if (ctx.state === 'running') {
-      pill('pill-audio', `audio running · ${ctx.sampleRate} Hz`, 'ok');
-      banner('');
-    } else {
-      pill('pill-audio', `audio ${ctx.state}`, 'warn');
+  const audio = new AudioStateIndicator(sound.context, {
+    pill: $('pill-audio'),
+    button: $('audio-resume'),
+    note: $('audio-note'),
+  });
+  audio.onChange = (state) => {
+    if (state === 'running' || state === 'closed') banner('');
+    else if (state === 'interrupted')
+      banner(
+        'Audio is interrupted: another app or the system has the audio device. It comes back when ' +
+          'the interruption ends, or press Resume audio.',
+      );
+    else
       banner(
         'The card is up and configured. Audio starts on your first click (browsers wait for a gesture).',
       );
-    }
   };
-  ctx.addEventListener('statechange', audioPill);
-  audioPill();
-  const resume = () => void sound.resume();
+  audio.render();
+  window.audioState = audio;
+  const resume = () => void audio.resume();
   document.addEventListener('pointerdown', resume, { once: true, capture: true });
   document.addEventListener('keydown', resume, { once: true, capture: true });
 
   fillCardInfo(sound);
-  const live = new LiveView(
-    sound,
-    $('scope'),
-    $('ticker'),
-    $('meter-l'),
-    $('meter-r'),
-    $('stats-body'),
-    $('device-stats'),
-  );
+  const live = new LiveView(sound, {
+    scope: $('scope'),
+    ticker: $('ticker'),
+    meterL: $('meter-l'),
+    meterR: $('meter-r'),
+    meterLValue: $('meter-l-value'),
+    meterRValue: $('meter-r-value'),
+    table: $('stats-table'),
+    deviceStats: $('device-stats'),
+    inputMeter: $('in-meter'),
+    inputValue: $('in-meter-value'),
+    inputReadout: $('in-level'),
+  });
   window.liveView = live;
   sound.onEvents((batch) => {
     live.events(batch);
@@ -261,6 +280,10 @@ function setupMic(sound: VirtioSound): void {
     const frames = last.byteLength / 4;
     info.textContent = `recorded ${(frames / rate).toFixed(2)} s (${frames} frames, S16 stereo)`;
     drawWave($('rec-wave'), new Int16Array(last));
+    $('rec-wave').setAttribute(
+      'aria-label',
+      `Recorded waveform: ${(frames / rate).toFixed(2)} s, left channel`,
+    );
     start.disabled = false;
     stop.disabled = true;
     play.disabled = frames === 0;

@@ -8,7 +8,11 @@ import { V86 } from 'v86';
 import v86WasmUrl from 'v86/build/v86.wasm?url';
 import { type AttachedSound, attachVirtioSnd, type V86Like, v86Bus } from 'virtio-snd-web/embed';
 import { checkEnvironment, createRendererNode, OutputTap } from 'virtio-snd-web/host';
+import { AudioStateIndicator } from './audio-state.ts';
+import { BootProgress, showBootFailure } from './boot-progress.ts';
+import { attachCommandLine } from './command-line.ts';
 import { SerialConsole } from './serial-console.ts';
+import { showStartupProblem } from './startup-problem.ts';
 
 const BASE = 0xfe000000;
 const IRQ = 5;
@@ -24,6 +28,9 @@ interface GuestHandle {
   /** Types a command line into the guest's shell. */
   send(line: string): void;
   micConnected: boolean;
+  /** The boot progress card (stages reached, elapsed time). */
+  boot?: BootProgress;
+  audioState?: AudioStateIndicator;
 }
 
 declare global {
@@ -78,6 +85,9 @@ async function main(): Promise<void> {
     },
   };
   window.guest = handle;
+  handle.boot = new BootProgress($('boot'), emulator, {
+    controlRequests: () => handle.sound?.device.inner.stats().controlRequests ?? 0,
+  });
   term.onInput = (s) => emulator.serial0_send(s);
   emulator.add_listener('serial0-output-byte', (byte: number) => {
     term.write(byte);
@@ -103,14 +113,19 @@ async function main(): Promise<void> {
     $('mic').addEventListener('click', () => void connectMic(context, node, handle));
     startLiveView(handle);
   });
-  const audioPill = () =>
-    context.state === 'running'
-      ? pill('pill-audio', `audio running · ${context.sampleRate} Hz`, 'ok')
-      : pill('pill-audio', `audio ${context.state}: click to start`, 'warn');
-  context.addEventListener('statechange', audioPill);
-  audioPill();
-  document.addEventListener('pointerdown', () => void context.resume(), { capture: true });
-  document.addEventListener('keydown', () => void context.resume(), { capture: true });
+  const audio = new AudioStateIndicator(context, {
+    pill: $('pill-audio'),
+    button: $('audio-resume'),
+    note: $('audio-note'),
+  });
+  handle.audioState = audio;
+  // Browsers start audio on a gesture: any click or key in the page will do.
+  const resume = () => {
+    if (audio.state === 'suspended') void audio.resume();
+  };
+  document.addEventListener('pointerdown', resume, { capture: true });
+  document.addEventListener('keydown', resume, { capture: true });
+  attachCommandLine($('cmdline'), (line) => handle.send(line));
   for (const b of document.querySelectorAll<HTMLButtonElement>('button[data-cmd]')) {
     b.addEventListener('click', () => handle.send(b.dataset.cmd ?? ''));
   }
@@ -180,13 +195,17 @@ function startLiveView(handle: GuestHandle): void {
       ['control requests', String(st.controlRequests)],
       ['rendered', `${(st.frames / handle.context.sampleRate).toFixed(1)} s`],
     ];
-    $('stats').innerHTML = rows.map(([k, v]) => `<tr><td>${k}</td><td>${v}</td></tr>`).join('');
+    $('stats').innerHTML = rows
+      .map(([k, v]) => `<tr><th scope="row">${k}</th><td>${v}</td></tr>`)
+      .join('');
   }, 250);
 }
 
 void main().catch((e: unknown) => {
-  const b = $('banner');
-  b.hidden = false;
-  b.className = 'banner bad';
-  b.textContent = `Cannot start: ${String(e)}`;
+  const problem = showStartupProblem(e, $('problem'), document.querySelectorAll('main'));
+  pill('pill-boot', 'not booted', 'bad');
+  pill('pill-card', 'no card', 'bad');
+  pill('pill-audio', 'no audio', 'bad');
+  showBootFailure($('boot'), `${problem.code} (see the message above)`);
+  console.error(`virtio-snd guest: cannot start (${problem.code})`, e);
 });
