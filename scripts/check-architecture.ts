@@ -79,14 +79,20 @@ export const RULES: readonly Rule[] = [
     why: 'the AudioWorklet bundle holds only the renderer',
   },
   {
+    from: 'src/pages/',
+    may: ['src/pages/'],
+    packages: ['virtio-snd-web'],
+    why: "the pages' shared UI uses only the package entry points a consumer has",
+  },
+  {
     from: 'src/demo/',
-    may: ['src/demo/'],
+    may: ['src/demo/', 'src/pages/'],
     packages: ['virtio-snd-web'],
     why: 'the demo uses only the package entry points a consumer has',
   },
   {
     from: 'src/guest/',
-    may: ['src/guest/'],
+    may: ['src/guest/', 'src/pages/'],
     packages: ['virtio-snd-web', 'v86'],
     why: 'the guest page uses only the package entry points a consumer has',
   },

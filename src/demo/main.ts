@@ -14,9 +14,9 @@ import {
   type VirtioSound,
   VirtioSoundError,
 } from 'virtio-snd-web/host';
-import { AudioStateIndicator } from './audio-state.ts';
+import { AudioStateIndicator } from '../pages/audio-state.ts';
+import { showStartupProblem } from '../pages/startup-problem.ts';
 import { LiveView } from './live-view.ts';
-import { showStartupProblem } from './startup-problem.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 

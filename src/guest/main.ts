@@ -8,11 +8,11 @@ import { V86 } from 'v86';
 import v86WasmUrl from 'v86/build/v86.wasm?url';
 import { type AttachedSound, attachVirtioSnd, type V86Like, v86Bus } from 'virtio-snd-web/embed';
 import { checkEnvironment, createRendererNode, OutputTap } from 'virtio-snd-web/host';
-import { AudioStateIndicator } from './audio-state.ts';
+import { AudioStateIndicator } from '../pages/audio-state.ts';
+import { showStartupProblem } from '../pages/startup-problem.ts';
 import { BootProgress, showBootFailure } from './boot-progress.ts';
 import { attachCommandLine } from './command-line.ts';
 import { SerialConsole } from './serial-console.ts';
-import { showStartupProblem } from './startup-problem.ts';
 
 const BASE = 0xfe000000;
 const IRQ = 5;

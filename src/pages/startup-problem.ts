@@ -4,9 +4,6 @@
  * control that needs the device disabled. Shared by the demo and the guest
  * page. The usual cause is a server that does not send the two headers that
  * make a page cross-origin isolated (without them there is no SharedArrayBuffer).
- *
- * The demo and the guest page each have a copy of this file, identical
- * (src/demo/ and src/guest/ may not import each other: docs/architecture.md).
  */
 
 import { VirtioSoundError } from 'virtio-snd-web/host';

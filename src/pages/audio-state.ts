@@ -4,13 +4,9 @@
  * the audio device) or closed, with a button that resumes it when it is not
  * running. resume() can reject (an interrupted context may refuse): the
  * reason is shown next to the button. Shared by the demo and the guest page.
- *
- * The demo and the guest page each have a copy of this file, identical
- * (src/demo/ and src/guest/ may not import each other: docs/architecture.md).
  */
 
-/** Chrome adds 'interrupted' to the standard states; the DOM typings do not have it yet. */
-export type AudioState = AudioContextState | 'interrupted';
+import { type AudioState, audioStateOf, resumeAudio, VirtioSoundError } from 'virtio-snd-web/host';
 
 export interface AudioStateElements {
   pill: HTMLElement;
@@ -40,7 +36,7 @@ export class AudioStateIndicator {
   }
 
   get state(): AudioState {
-    return this.context.state as AudioState;
+    return audioStateOf(this.context);
   }
 
   /** Resumes the context; a rejection is shown, not thrown. */
@@ -48,9 +44,14 @@ export class AudioStateIndicator {
     if (this.state === 'running' || this.state === 'closed') return;
     this.el.note.textContent = '';
     try {
-      await this.context.resume();
+      await resumeAudio(this.context);
     } catch (e) {
-      const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      const why =
+        e instanceof VirtioSoundError
+          ? `${e.code}: ${e.message}`
+          : e instanceof Error
+            ? `${e.name}: ${e.message}`
+            : String(e);
       this.el.note.textContent = `Could not resume audio (${why})`;
     }
     this.render();
