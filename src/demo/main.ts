@@ -52,11 +52,13 @@ async function main(): Promise<void> {
     crossOriginIsolated ? 'ok' : 'bad',
   );
   // URL options for tests and experiments: ?tap=<frames> sizes the output tap,
-  // ?rate=<Hz> picks the AudioContext rate, ?suspend=1 suspends audio at once
-  // (as a browser does before any gesture).
+  // ?rate=<Hz> picks the AudioContext rate, ?render=<frames> its render block
+  // (renderSizeHint), ?suspend=1 suspends audio at once (as a browser does
+  // before any gesture).
   const params = new URLSearchParams(location.search);
   const tapFrames = Number(params.get('tap') ?? 8192);
   const rate = params.get('rate');
+  const render = params.get('render');
   let sound: VirtioSound;
   let context: AudioContext | null = null;
   try {
@@ -65,7 +67,8 @@ async function main(): Promise<void> {
     context = new AudioContext({
       latencyHint: 'interactive',
       ...(rate ? { sampleRate: Number(rate) } : {}),
-    });
+      ...(render ? { renderSizeHint: Number(render) } : {}),
+    } as AudioContextOptions);
     if (params.get('suspend') === '1') await context.suspend();
     sound = await createVirtioSound({ context, device: { tapFrames } });
   } catch (e) {
@@ -131,6 +134,7 @@ async function main(): Promise<void> {
   setupFile(sound);
   setupMic(sound);
   setupMixer(sound);
+  setupOutput(sound);
 }
 
 function fillCardInfo(sound: VirtioSound): void {
@@ -325,6 +329,39 @@ function setupMixer(sound: VirtioSound): void {
   mute.addEventListener('change', () => void sound.setMuted(mute.checked));
   show();
   void syncMixer(sound);
+}
+
+/** The output device picker (where the browser can choose one) and the output latency. */
+function setupOutput(sound: VirtioSound): void {
+  const select = $<HTMLSelectElement>('output-device');
+  const fill = async () => {
+    const chosen = select.value;
+    const outputs = await sound.outputDevices();
+    select.replaceChildren(new Option('Default', ''));
+    const named = outputs.filter((d) => d.deviceId !== '' && d.deviceId !== 'default');
+    named.forEach((d, i) => {
+      select.add(new Option(d.label || `Output ${i + 1}`, d.deviceId));
+    });
+    select.value = [...select.options].some((o) => o.value === chosen) ? chosen : '';
+  };
+  select.addEventListener('change', () => {
+    sound.setOutputDevice(select.value).catch((e: unknown) => {
+      banner(`Cannot use that output: ${String(e)}`, true);
+      select.value = '';
+    });
+  });
+  navigator.mediaDevices?.addEventListener?.('devicechange', () => void fill());
+  void fill();
+  const ctx = sound.context;
+  const show = () => {
+    const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
+    $('latency-info').textContent =
+      `Output latency (until heard): ${ms(sound.outputLatency)} = base ${ms(ctx.baseLatency)} + ` +
+      `output ${ms(ctx.outputLatency)}; the guest's delay includes it. ` +
+      `Render block: ${(ctx as AudioContext & { renderQuantumSize?: number }).renderQuantumSize ?? 128} frames.`;
+  };
+  show();
+  setInterval(show, 1000);
 }
 
 async function syncMixer(sound: VirtioSound): Promise<void> {

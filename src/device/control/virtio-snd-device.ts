@@ -413,7 +413,7 @@ export class VirtioSndDevice implements VirtioDevice {
    */
   setTxLowWater(id: number, bytes: number): void {
     const st = this.streams[id];
-    if (!st || st.direction !== 'output') throw new RangeError(`no output stream ${id}`);
+    if (st?.direction !== 'output') throw new RangeError(`no output stream ${id}`);
     if (!(Number.isInteger(bytes) && bytes >= 0 && bytes <= 0x7fffffff)) {
       throw new RangeError(`low-water mark must be 0..2^31-1 bytes, got ${bytes}`);
     }
