@@ -1,6 +1,7 @@
 import { defineConfig } from '@playwright/test';
 
-const PORT = 4173;
+/** E2E_PORT: another port, so runs from two checkouts never share (reuse) a preview server. */
+const PORT = Number(process.env.E2E_PORT ?? 4173);
 
 /**
  * End-to-end tests against the production build (vite build + vite preview),

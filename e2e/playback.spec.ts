@@ -7,13 +7,27 @@ import { contextRate, openDemo, pageErrors } from './util.ts';
  * sample from the stream's first frame, which the device stamps with the
  * audio-clock frame it was rendered in.
  */
+const cases: { periodFrames: number; signal: 'sine997' | 'prbs'; render?: number }[] = [];
 for (const periodFrames of [128, 480, 1024]) {
-  for (const signal of ['sine997', 'prbs'] as const) {
-    test(`bit-exact ${signal} at ${periodFrames}-frame periods`, async ({ page }) => {
-      await openDemo(page, '?tap=262144');
+  for (const signal of ['sine997', 'prbs'] as const) cases.push({ periodFrames, signal });
+}
+// AudioContext({renderSizeHint}): process() gets blocks of 256 or 441 frames.
+for (const render of [256, 441]) cases.push({ periodFrames: 480, signal: 'prbs', render });
+
+for (const { periodFrames, signal, render } of cases) {
+  {
+    const blocks = render ? ` in ${render}-frame render blocks` : '';
+    test(`bit-exact ${signal} at ${periodFrames}-frame periods${blocks}`, async ({ page }) => {
+      await openDemo(page, `?tap=262144${render ? `&render=${render}` : ''}`);
+      if (render) {
+        const size = await page.evaluate(
+          () => (window.virtioSound!.context as { renderQuantumSize?: number }).renderQuantumSize,
+        );
+        expect(size, 'Chromium honours renderSizeHint').toBe(render);
+      }
       const rate = await contextRate(page);
       const result = await page.evaluate(
-        async ({ periodFrames, signal, rate }) => {
+        async ({ periodFrames, signal, rate, render }) => {
           const sound = window.virtioSound!;
           const frames = Math.round(rate * 2);
           const pcm = new Int16Array(frames * 2);
@@ -42,8 +56,9 @@ for (const periodFrames of [128, 480, 1024]) {
             lost: number;
           }[] = [];
           const drain = setInterval(() => chunks.push(tap.take()), 40);
-          // 4 periods is enough head-room for 128-frame periods only with a larger count.
-          const periods = periodFrames === 128 ? 16 : 4;
+          // 4 periods is enough head-room for 128-frame periods only with a larger count;
+          // a 441-frame render block takes almost a whole 480-frame period at once.
+          const periods = periodFrames === 128 ? 16 : render ? 8 : 4;
           await sound.driver.playPcm(
             { format: 5, rate, channels: 2, periodFrames, periods },
             pcm.buffer,
@@ -100,7 +115,7 @@ for (const periodFrames of [128, 480, 1024]) {
             completed: dev.completed,
           };
         },
-        { periodFrames, signal, rate },
+        { periodFrames, signal, rate, render },
       );
       console.log(`${signal} @${periodFrames}: ${JSON.stringify(result)}`);
       expect(result.xruns, 'the stream underran: the machine could not feed it in real time').toBe(
