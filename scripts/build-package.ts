@@ -34,10 +34,14 @@ export const PACKAGE_ASSETS: Readonly<Record<string, string>> = {
   './driver-worker.js': 'src/host/driver-worker.ts',
 };
 
-interface PackageJson {
+export interface PackageJson {
   name: string;
+  private?: boolean;
   exports: Record<string, string | { types: string; default: string }>;
+  sideEffects?: boolean | string[];
+  files?: string[];
   dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
 }
 
 export function readPackageJson(root = ROOT): PackageJson {
@@ -133,8 +137,11 @@ async function buildEntries(
 /** The npm packages whose code a bundle holds, from its modules' paths. */
 export function bundledPackages(moduleIds: readonly string[]): string[] {
   const names = moduleIds.flatMap((id) => {
-    const m = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(id);
-    return m ? [m[1].replace('\\', '/')] : [];
+    const inside = id.split(/[\\/]node_modules[\\/]/);
+    if (inside.length < 2) return [];
+    // The innermost node_modules holds the module's own package.
+    const [first, second] = inside[inside.length - 1].split(/[\\/]/);
+    return [first.startsWith('@') ? `${first}/${second}` : first];
   });
   return [...new Set(names)].sort();
 }
@@ -157,8 +164,10 @@ async function buildAsset(name: string, source: string): Promise<string[]> {
 }
 
 /** Every bundled package must have its licence in THIRD_PARTY_NOTICES.md. */
-function checkNotices(bundled: readonly string[]): void {
-  const notices = readFileSync(join(ROOT, 'THIRD_PARTY_NOTICES.md'), 'utf8');
+export function checkNotices(
+  bundled: readonly string[],
+  notices = readFileSync(join(ROOT, 'THIRD_PARTY_NOTICES.md'), 'utf8'),
+): void {
   const missing = bundled.filter((name) => !notices.includes(`## ${name}\n`));
   if (missing.length > 0) {
     throw new Error(
