@@ -148,7 +148,9 @@ export function bundledPackages(moduleIds: readonly string[]): string[] {
 
 /**
  * One self-contained file: an AudioWorklet module or a Worker imports
- * nothing. Returns the npm packages bundled into it.
+ * nothing. Minified: bundlers copy these files as they are (a worklet
+ * module is an asset to them), so no consumer build would shrink them.
+ * Returns the npm packages bundled into it.
  */
 async function buildAsset(name: string, source: string): Promise<string[]> {
   const bundle = await rolldown({ ...shared, input: { [name]: source }, platform: 'browser' });
@@ -158,6 +160,7 @@ async function buildAsset(name: string, source: string): Promise<string[]> {
     sourcemap: true,
     entryFileNames: '[name].js',
     codeSplitting: false,
+    minify: true,
   });
   await bundle.close();
   return bundledPackages(output.flatMap((o) => (o.type === 'chunk' ? o.moduleIds : [])));
