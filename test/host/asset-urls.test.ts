@@ -17,7 +17,7 @@ const { createRendererNode, loadRenderer } = await import('../../src/host/render
 const { DriverService } = await import('../../src/host/driver-service.ts');
 const packageUrls = await import('../../src/host/asset-urls.package.ts');
 
-class FakeContext {
+class FakeContext extends EventTarget {
   static made: FakeContext[] = [];
   readonly sampleRate = 48000;
   readonly state = 'suspended';
@@ -33,6 +33,7 @@ class FakeContext {
   };
   closed = false;
   constructor() {
+    super();
     FakeContext.made.push(this);
   }
   async close() {
