@@ -11,8 +11,8 @@
  *   bundled into the Worker), as an AudioWorklet module or a Worker needs.
  *
  * Everything lands flat in dist/, so `new URL('./processor.js',
- * import.meta.url)` in asset-urls.package.ts finds the file from whichever
- * chunk holds it. That file replaces asset-urls.ts (whose Vite-only imports
+ * import.meta.url)` in module-urls.package.ts finds the file from whichever
+ * chunk holds it. That file replaces module-urls.ts (whose Vite-only imports
  * serve this repository's own pages) in this build.
  *
  * Run: tsx scripts/build-package.ts (npm run build:package; npm pack runs it).
@@ -80,12 +80,12 @@ export function packageEntries(pkg: PackageJson): {
   return { entries, assets };
 }
 
-/** Builds asset-urls.package.ts wherever the sources import asset-urls.ts. */
-function packageAssetUrls(): Plugin {
-  const inRepository = join(ROOT, 'src/host/asset-urls.ts');
-  const inPackage = join(ROOT, 'src/host/asset-urls.package.ts');
+/** Builds module-urls.package.ts wherever the sources import module-urls.ts. */
+function packageModuleUrls(): Plugin {
+  const inRepository = join(ROOT, 'src/host/module-urls.ts');
+  const inPackage = join(ROOT, 'src/host/module-urls.package.ts');
   return {
-    name: 'package-asset-urls',
+    name: 'package-module-urls',
     resolveId(source, importer) {
       if (importer && resolve(dirname(importer), source) === inRepository) return inPackage;
       return null;
@@ -115,7 +115,7 @@ async function buildEntries(
     platform: 'neutral',
     external: (id) => external.some((e) => id === e || id.startsWith(`${e}/`)),
     plugins: [
-      packageAssetUrls(),
+      packageModuleUrls(),
       dts({
         tsconfig: join(ROOT, 'tsconfig.json'),
         // The published types must not pull in Node's or Vite's ambient types.

@@ -16,9 +16,9 @@ import {
   type RenderState,
   type VirtioSndDeviceOptions,
 } from '../device/index.ts';
-import { defaultProcessorUrl, startDriverWorker } from './asset-urls.ts';
 import type { CardSummary, DriverService, PlayOptions, ServiceEvent } from './driver-service.ts';
 import { VirtioSoundError } from './errors.ts';
+import { defaultProcessorUrl, startDriverWorker } from './module-urls.ts';
 import { createRendererNode, loadRenderer } from './renderer-node.ts';
 
 export interface VirtioSoundOptions {
@@ -26,10 +26,6 @@ export interface VirtioSoundOptions {
   context?: AudioContext;
   /** Guest memory size in bytes (default 8 MiB). */
   memoryBytes?: number;
-  /** Device configuration (streams, jacks, chmaps, controls, tapFrames). */
-  device?: Omit<VirtioSndDeviceOptions, 'memory' | 'sampleRate' | 'autoService'>;
-  /** Where the device's output goes (default: context.destination). */
-  destination?: AudioNode;
   /**
    * Where the AudioWorklet module is served (the package's
    * `virtio-snd-web/processor.js`). Default: the file next to this module,
@@ -42,6 +38,10 @@ export interface VirtioSoundOptions {
    * next to this module, which Vite and webpack 5 pick up by themselves.
    */
   workerUrl?: string | URL | undefined;
+  /** Device configuration (streams, jacks, chmaps, controls, tapFrames). */
+  device?: Omit<VirtioSndDeviceOptions, 'memory' | 'sampleRate' | 'autoService'>;
+  /** Where the device's output goes (default: context.destination). */
+  destination?: AudioNode;
 }
 
 export interface Recording {

@@ -4,8 +4,8 @@
  */
 
 import type { RenderState } from '../device/index.ts';
-import { defaultProcessorUrl } from './asset-urls.ts';
 import { VirtioSoundError } from './errors.ts';
+import { defaultProcessorUrl } from './module-urls.ts';
 
 export interface RendererNodeOptions {
   /**

@@ -10,12 +10,12 @@ import * as Comlink from 'comlink';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { VirtioSoundError } from '../../src/host/errors.ts';
 
-// In this repository the default worklet URL comes through Vite (asset-urls.ts).
+// In this repository the default worklet URL comes through Vite (module-urls.ts).
 vi.mock('../../worklet/processor.ts?worker&url', () => ({ default: '/assets/processor.js' }));
 const { createVirtioSound } = await import('../../src/host/create-virtio-sound.ts');
 const { createRendererNode, loadRenderer } = await import('../../src/host/renderer-node.ts');
 const { DriverService } = await import('../../src/host/driver-service.ts');
-const packageUrls = await import('../../src/host/asset-urls.package.ts');
+const packageUrls = await import('../../src/host/module-urls.package.ts');
 
 class FakeContext extends EventTarget {
   static made: FakeContext[] = [];

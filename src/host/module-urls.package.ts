@@ -4,10 +4,10 @@
  * plain JavaScript that works unbundled, and Vite, webpack 5 and Parcel
  * recognise it, copy the file and rewrite the URL, with no plugin. The
  * library build (scripts/build-package.ts) uses this file in place of
- * asset-urls.ts, whose Vite-only imports serve this repository's own pages.
+ * module-urls.ts, whose Vite-only imports serve this repository's own pages.
  */
 
-import type * as InRepository from './asset-urls.ts';
+import type * as InRepository from './module-urls.ts';
 
 /** The AudioWorklet module that registers the 'virtio-snd' processor. */
 export const defaultProcessorUrl: typeof InRepository.defaultProcessorUrl = () =>

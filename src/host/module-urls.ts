@@ -2,7 +2,7 @@
  * Where the two prebuilt pieces live, in this repository: the AudioWorklet
  * module and the driver Worker, built by Vite from source (the demo, the
  * guest page, the tests). The published package builds these from
- * asset-urls.package.ts instead, which points at dist/processor.js and
+ * module-urls.package.ts instead, which points at dist/processor.js and
  * dist/driver-worker.js next to the importing file.
  */
 
