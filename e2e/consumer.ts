@@ -77,12 +77,11 @@ export function workDir(): string {
 
 /** `npm pack` (whose prepack builds dist/) into `dir`; returns the tarball's path. */
 export async function pack(dir: string): Promise<string> {
-  const r = await run('npm', ['pack', '--json', '--pack-destination', dir], ROOT, 300_000);
-  if (r.code !== 0) throw new Error(`npm pack failed:\n${r.stderr}`);
-  const [{ filename }] = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as {
-    filename: string;
-  }[];
-  return join(dir, filename);
+  const r = await run('npm', ['pack', '--pack-destination', dir], ROOT, 300_000);
+  if (r.code !== 0) throw new Error(`npm pack failed:\n${r.stdout}\n${r.stderr}`);
+  const tarballs = readdirSync(dir).filter((f) => f.endsWith('.tgz'));
+  if (tarballs.length !== 1) throw new Error(`npm pack left ${tarballs.join(', ')} in ${dir}`);
+  return join(dir, tarballs[0]);
 }
 
 function readJson<T>(path: string): T {
