@@ -7,8 +7,9 @@
  *   guest pages import too): `.`, `./driver`, `./embed`, `./host`. They share
  *   chunks; `comlink`, the one runtime dependency, stays an import.
  * - the two files a page loads by URL (PACKAGE_ASSETS): the AudioWorklet
- *   processor and the driver Worker, each one self-contained file (comlink
- *   bundled into the Worker), as an AudioWorklet module or a Worker needs.
+ *   processor and the driver Worker, each one self-contained, minified file
+ *   (comlink bundled into the Worker), as an AudioWorklet module or a Worker
+ *   loaded by URL needs.
  *
  * Everything lands flat in dist/, so `new URL('./processor.js',
  * import.meta.url)` in module-urls.package.ts finds the file from whichever
