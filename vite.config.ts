@@ -55,6 +55,8 @@ export default defineConfig({
   preview: { headers: crossOriginIsolation },
   worker: { format: 'es' },
   build: {
+    // dist/ is the package's library build (scripts/build-package.ts).
+    outDir: 'site',
     target: 'es2022',
     sourcemap: true,
     // Two pages: the demo, and the Linux guest in v86.

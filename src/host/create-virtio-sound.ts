@@ -26,6 +26,7 @@ import {
 import { type AudioDeviceSource, followAudioDevices } from './device-jacks.ts';
 import type { CardSummary, DriverService, PlayOptions, ServiceEvent } from './driver-service.ts';
 import { VirtioSoundError } from './errors.ts';
+import { defaultProcessorUrl, startDriverWorker } from './module-urls.ts';
 import { createRendererNode, loadRenderer } from './renderer-node.ts';
 
 export interface VirtioSoundOptions {
@@ -33,6 +34,18 @@ export interface VirtioSoundOptions {
   context?: AudioContext;
   /** Guest memory size in bytes (default 8 MiB). */
   memoryBytes?: number;
+  /**
+   * Where the AudioWorklet module is served (the package's
+   * `virtio-snd-web/processor.js`). Default: the file next to this module,
+   * which Vite and webpack 5 pick up by themselves.
+   */
+  processorUrl?: string | URL | undefined;
+  /**
+   * Where the driver Worker's module is served (the package's
+   * `virtio-snd-web/driver-worker.js`, a module Worker). Default: the file
+   * next to this module, which Vite and webpack 5 pick up by themselves.
+   */
+  workerUrl?: string | URL | undefined;
   /** Device configuration (streams, jacks, chmaps, controls, tapFrames). */
   device?: Omit<VirtioSndDeviceOptions, 'memory' | 'sampleRate' | 'autoService'>;
   /** Where the device's output goes (default: context.destination). */
@@ -131,17 +144,29 @@ export async function createVirtioSound(options: VirtioSoundOptions = {}): Promi
   checkEnvironment();
   const context = options.context ?? new AudioContext({ latencyHint: 'interactive' });
   const memory = new SharedArrayBuffer(options.memoryBytes ?? DEFAULT_MEMORY);
-  const worker = new Worker(new URL('./driver-worker.ts', import.meta.url), {
-    type: 'module',
-    name: 'virtio-snd-driver',
-  });
+  const processorUrl = options.processorUrl ?? defaultProcessorUrl();
+  const worker = startDriverWorker(options.workerUrl);
   const driver = Comlink.wrap<DriverService>(worker);
   const deviceOptions = { tapFrames: 8192, ...options.device };
-  const [{ renderState, card }] = await Promise.all([
-    driver.init(memory, context.sampleRate, deviceOptions),
-    loadRenderer(context),
-  ]);
-  const node = await createRendererNode(context, renderState);
+  let started: { renderState: RenderState; card: CardSummary; node: AudioWorkletNode };
+  try {
+    const [{ renderState, card }] = await Promise.all([
+      unlessWorkerFails(
+        worker,
+        options.workerUrl,
+        driver.init(memory, context.sampleRate, deviceOptions),
+      ),
+      loadRenderer(context, processorUrl),
+    ]);
+    const node = await createRendererNode(context, renderState, { processorUrl });
+    started = { renderState, card, node };
+  } catch (e) {
+    // Nothing is left running: the caller may retry (with corrected URLs, say).
+    worker.terminate();
+    if (!options.context) await context.close().catch(() => {});
+    throw e;
+  }
+  const { renderState, card, node } = started;
   node.connect(options.destination ?? context.destination);
   // The scope's reader of the output tap (none when the device keeps no tap).
   const scope = renderState.layout.tapFrames > 0 ? new OutputTap(renderState) : null;
@@ -299,4 +324,30 @@ export async function createVirtioSound(options: VirtioSoundOptions = {}): Promi
       if (!options.context) await context.close();
     },
   };
+}
+
+/**
+ * `init`, or a 'worker-load-failed' rejection when the Worker fails to load
+ * first: comlink would otherwise wait forever for a Worker that never ran.
+ */
+function unlessWorkerFails<T>(
+  worker: Worker,
+  url: string | URL | undefined,
+  init: Promise<T>,
+): Promise<T> {
+  let onError = (_e: Event) => {};
+  const failed = new Promise<never>((_, reject) => {
+    onError = (e) => {
+      const detail = 'message' in e && e.message ? `: ${String(e.message)}` : '';
+      const from = url === undefined ? '' : ` from ${String(url)}`;
+      reject(
+        new VirtioSoundError(
+          'worker-load-failed',
+          `the driver Worker did not start${from}${detail}`,
+        ),
+      );
+    };
+    worker.addEventListener('error', onError);
+  });
+  return Promise.race([init, failed]).finally(() => worker.removeEventListener('error', onError));
 }

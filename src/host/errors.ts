@@ -4,6 +4,8 @@ export type VirtioSoundErrorCode =
   | 'no-shared-array-buffer'
   | 'no-audio-worklet'
   | 'no-worker'
+  | 'processor-load-failed'
+  | 'worker-load-failed'
   | 'microphone-denied'
   | 'no-microphone'
   | 'audio-interrupted'
@@ -15,7 +17,8 @@ export class VirtioSoundError extends Error {
   constructor(
     readonly code: VirtioSoundErrorCode,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }

@@ -28,5 +28,5 @@ export {
 } from './device-jacks.ts';
 export type { CardSummary, PlayOptions, ServiceEvent, StreamStatus } from './driver-service.ts';
 export { VirtioSoundError, type VirtioSoundErrorCode } from './errors.ts';
-export { createRendererNode, loadRenderer } from './renderer-node.ts';
+export { createRendererNode, loadRenderer, type RendererNodeOptions } from './renderer-node.ts';
 export { parseWav, type Wav, WavError, writeWav } from './wav.ts';
