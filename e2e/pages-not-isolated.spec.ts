@@ -15,7 +15,7 @@ import { screenshotPath } from './util.ts';
  * not leave them live over empty menus and spinning pills.
  */
 
-const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
+const DIST = fileURLToPath(new URL('../site/', import.meta.url));
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript',
@@ -30,7 +30,7 @@ let server: Server;
 let origin = '';
 
 test.beforeAll(async () => {
-  // The webServer of playwright.config.ts has built dist/ before any test runs.
+  // The webServer of playwright.config.ts has built the site (site/) before any test runs.
   server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const rel = normalize(decodeURIComponent(url.pathname)).replace(/^([/\\])+/, '');
