@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     wasm_path: v86WasmUrl,
     bios: { url: '/guest/bios.bin' },
     vga_bios: { url: '/guest/vgabios-stdvga.bin' },
-    bzimage: { url: '/guest/bzImage' },
+    bzimage: { url: '/guest/bzImage-6.1' },
     initrd: { url: '/guest/initrd.img' },
     cmdline: `console=ttyS0 loglevel=4 virtio_mmio.device=4K@0x${BASE.toString(16)}:${IRQ}`,
     memory_size: 128 << 20,

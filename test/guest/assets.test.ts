@@ -18,7 +18,7 @@ describe('guest images', () => {
   it('lists the kernel, initrd and BIOS', () => {
     expect(sums.map(([, f]) => f).sort()).toEqual([
       'bios.bin',
-      'bzImage',
+      'bzImage-6.1',
       'initrd.img',
       'test.wav',
       'vgabios-stdvga.bin',
