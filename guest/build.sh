@@ -5,7 +5,7 @@
 # guest/SHA256SUMS. Run as root on Debian 12.
 #
 #   guest/build.sh            # every kernel below (about 5 minutes each on 2 cores)
-#   guest/build.sh 6.1        # just that kernel (plus the initrd, BIOS, WAV)
+#   guest/build.sh 6.12       # just that kernel (plus the initrd, BIOS, WAV)
 #
 # The kernels: Debian source package versions (bookworm-security). Bump a
 # version here to rebuild from a newer Debian revision.
@@ -13,8 +13,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 declare -A linux_source=(
   [6.1]=6.1.192-2          # Debian 12's kernel: virtio_snd without the ack callback
+  [6.12]=6.12.117-1~deb12u1 # current LTS (>= 6.8): TX periods are sent once written (ack)
 )
-if [ $# -gt 0 ]; then kernels=("$@"); else kernels=(6.1); fi
+if [ $# -gt 0 ]; then kernels=("$@"); else kernels=(6.1 6.12); fi
 pkgs=()
 for v in "${kernels[@]}"; do
   [ -n "${linux_source[$v]:-}" ] || { echo "unknown kernel $v (known: ${!linux_source[*]})" >&2; exit 1; }
