@@ -45,7 +45,8 @@
  *            (impulse frame minus playback hw_ptr just after it was
  *            written), app_frames (frames + write_ahead: from the write to
  *            the capture position), peak, ratio (peak over the loudest frame
- *            more than 64 frames away; null: silence), xruns, play_xruns,
+ *            more than 64 frames away; null: silence), second_at (where that
+ *            frame is: a second impulse means a period played twice), xruns, play_xruns,
  *            capture_xruns, attempts
  */
 #include <errno.h>
@@ -123,7 +124,8 @@ static int32_t sample_s32(const unsigned char *p, const struct format *f) {
   return (int32_t)(f->is_unsigned ? u ^ 0x80000000u : u);
 }
 
-/* |sample| as a key that orders like the magnitude: |s32| for integers, the bits of |x| for floats. */
+/* |sample| as a key that orders like the magnitude: |s32| for integers, the bits of |x| for floats.
+ */
 static uint32_t magnitude_key(const unsigned char *p, const struct format *f) {
   if (f->is_float) {
     uint32_t u;
@@ -221,8 +223,8 @@ static int pcm_open(struct pcm *pc, int capture, const struct format *fmt, unsig
   set_int(&hw, SNDRV_PCM_HW_PARAM_PERIOD_SIZE, pc->period);
   set_int(&hw, SNDRV_PCM_HW_PARAM_PERIODS, pc->periods);
   if (ioctl(pc->fd, SNDRV_PCM_IOCTL_HW_PARAMS, &hw) < 0) {
-    fprintf(stderr, "HW_PARAMS (%s, %u ch, %u Hz, %u x %u frames): %s\n", fmt->name, channels,
-            rate, pc->periods, pc->period, strerror(errno));
+    fprintf(stderr, "HW_PARAMS (%s, %u ch, %u Hz, %u x %u frames): %s\n", fmt->name, channels, rate,
+            pc->periods, pc->period, strerror(errno));
     return -1;
   }
   pc->buffer = pc->period * pc->periods;
@@ -299,7 +301,9 @@ static int pcm_write(struct pcm *pc, const void *buf, unsigned frames) {
   return pcm_xfer(pc, (void *)buf, frames);
 }
 
-static int pcm_read(struct pcm *pc, void *buf, unsigned frames) { return pcm_xfer(pc, buf, frames); }
+static int pcm_read(struct pcm *pc, void *buf, unsigned frames) {
+  return pcm_xfer(pc, buf, frames);
+}
 
 /* appl_ptr - hw_ptr: frames queued (playback) or waiting to be read (capture). -1 on error. */
 static long pcm_queued(struct pcm *pc, struct snd_pcm_status *st) {
@@ -326,10 +330,13 @@ static void result_head(const char *mode, const struct pcm *pc) {
 
 /* ---- aplay ---- */
 
-static uint32_t le32(const unsigned char *b) { return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24; }
+static uint32_t le32(const unsigned char *b) {
+  return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
+}
 static uint16_t le16(const unsigned char *b) { return b[0] | b[1] << 8; }
 
-/* Plays `frames` frames from `next` (NULL when done) through pc, padding the last period with silence. */
+/* Plays `frames` frames from `next` (NULL when done) through pc, padding the last period with
+ * silence. */
 struct play_stats {
   unsigned long frames, padded;
   long min_queued;
@@ -347,7 +354,8 @@ static int play_chunks(struct pcm *pc, unsigned char *buf,
     if (n == 0) break;
     ps->frames += n;
     if (n < pc->period) {
-      put_silence(buf + (size_t)n * pc->frame_bytes, pc->fmt, (size_t)(pc->period - n) * pc->channels);
+      put_silence(buf + (size_t)n * pc->frame_bytes, pc->fmt,
+                  (size_t)(pc->period - n) * pc->channels);
       ps->padded = pc->period - n;
     }
     struct snd_pcm_status st;
@@ -375,8 +383,8 @@ static void play_result(const char *source, const struct pcm *pc, const struct p
   result_head("play", pc);
   printf(",\"source\":\"%s\",\"frames\":%lu,\"padded\":%lu,\"xruns\":%lu,\"min_queued\":%ld,"
          "\"audio_ms\":%.1f,\"wall_ms\":%.1f}\n",
-         source, ps->frames, ps->padded, pc->xruns, ps->min_queued,
-         ps->frames * 1000.0 / pc->rate, ps->wall_ms);
+         source, ps->frames, ps->padded, pc->xruns, ps->min_queued, ps->frames * 1000.0 / pc->rate,
+         ps->wall_ms);
 }
 
 struct wav_reader {
@@ -420,7 +428,8 @@ static int aplay(const char *file) {
       channels = le16(fm + 2);
       rate = le32(fm + 4);
       bits = le16(fm + 14);
-      if (tag == 0xfffe && size >= 26) tag = le16(fm + 24); /* WAVE_FORMAT_EXTENSIBLE: the subformat */
+      if (tag == 0xfffe && size >= 26)
+        tag = le16(fm + 24); /* WAVE_FORMAT_EXTENSIBLE: the subformat */
     } else if (!memcmp(ch, "data", 4)) {
       break;
     } else {
@@ -439,7 +448,9 @@ static int aplay(const char *file) {
     return 1;
   }
   printf("Playing WAVE '%s' : %u bit, Rate %u Hz, %s\n", file, bits, rate,
-         channels == 1 ? "Mono" : channels == 2 ? "Stereo" : "Multichannel");
+         channels == 1   ? "Mono"
+         : channels == 2 ? "Stereo"
+                         : "Multichannel");
   struct pcm pc;
   if (pcm_open(&pc, 0, fmt, channels, rate, 1)) return 1;
   unsigned char *buf = malloc((size_t)pc.period * pc.frame_bytes);
@@ -475,7 +486,8 @@ static int sine_init(struct sine *s, const struct format *fmt, unsigned channels
   if (!s->table) return -1;
   for (unsigned i = 0; i < s->len; i++)
     put_sample(s->table + (size_t)i * fmt->bytes, fmt,
-               sin(2 * M_PI * (double)((unsigned long long)freq * i % rate) / rate) * (8000.0 / 32768));
+               sin(2 * M_PI * (double)((unsigned long long)freq * i % rate) / rate) *
+                   (8000.0 / 32768));
   return 0;
 }
 
@@ -537,7 +549,8 @@ static int arecord(const char *file, double seconds, unsigned rate, unsigned cha
     printf("Recording WAVE '%s' : Signed 16 bit Little Endian, Rate %u Hz, %u channel(s)\n", file,
            rate, channels);
   else
-    printf("Recording WAVE '%s' : %s, Rate %u Hz, %u channel(s)\n", file, fmt->name, rate, channels);
+    printf("Recording WAVE '%s' : %s, Rate %u Hz, %u channel(s)\n", file, fmt->name, rate,
+           channels);
   fflush(stdout);
   double t0 = now_ms();
   unsigned want = total;
@@ -549,7 +562,8 @@ static int arecord(const char *file, double seconds, unsigned rate, unsigned cha
   double wall = now_ms() - t0;
   ioctl(pc.fd, SNDRV_PCM_IOCTL_DROP);
   close(pc.fd);
-  /* Peak and RMS (integers: of the top 16 bits, exact for S16) without per-sample floating point. */
+  /* Peak and RMS (integers: of the top 16 bits, exact for S16) without per-sample floating point.
+   */
   uint32_t peak_key = 0;
   int64_t sum16 = 0;
   double sumf = 0;
@@ -608,7 +622,8 @@ static void trace(char ev, struct pcm *pb, struct pcm *cp) {
   struct snd_pcm_status sp, sc;
   pcm_queued(pb, &sp);
   pcm_queued(cp, &sc);
-  traced[n_traced++] = (typeof(traced[0])){now_ms(), ev, sc.hw_ptr, sc.appl_ptr, sp.hw_ptr, sp.appl_ptr};
+  traced[n_traced++] =
+      (typeof(traced[0])){now_ms(), ev, sc.hw_ptr, sc.appl_ptr, sp.hw_ptr, sp.appl_ptr};
 }
 
 static void trace_print(void) {
@@ -621,6 +636,7 @@ static void trace_print(void) {
 struct latency_run {
   int found;
   long capture_pos; /* capture-stream frame of the impulse's peak */
+  long second_pos;  /* the loudest frame more than 64 frames away from it (-1: silence) */
   double peak, ratio;
   long write_ahead; /* impulse frame - playback hw_ptr right after it was written */
   long skew;        /* playback start - capture start, frames (0 when linked) */
@@ -628,7 +644,7 @@ struct latency_run {
 
 /* Buffers of one measurement: the whole capture is kept and only looked at after the run. */
 struct latency_bufs {
-  unsigned long impulse_at, total; /* playback frame of the impulse; capture frames to take */
+  unsigned long impulse_at, total;  /* playback frame of the impulse; capture frames to take */
   unsigned char *silence, *impulse; /* one period each: silence, and silence with the impulse */
   unsigned char *captured;          /* total frames, rounded up to whole periods */
 };
@@ -689,7 +705,8 @@ static int latency_once(struct pcm *pb, struct pcm *cp, int linked, const struct
     trace('r', pb, cp);
     if ((rc = latency_write(pb, b, written))) break;
     trace('w', pb, cp);
-    if (b->impulse_at >= written && b->impulse_at < written + pb->period && pcm_queued(pb, &sp) >= 0)
+    if (b->impulse_at >= written && b->impulse_at < written + pb->period &&
+        pcm_queued(pb, &sp) >= 0)
       r->write_ahead = (long)(b->impulse_at - sp.hw_ptr);
   }
   trace('e', pb, cp);
@@ -700,6 +717,7 @@ static int latency_once(struct pcm *pb, struct pcm *cp, int linked, const struct
   /* The loudest frame (any channel), and the loudest more than 64 frames away from it. */
   uint32_t best_key = 0, second = 0;
   unsigned long best = 0;
+  r->second_pos = -1;
   for (int pass = 0; pass < 2; pass++) {
     for (unsigned long i = 0; i < b->total; i++) {
       uint32_t m = 0;
@@ -713,6 +731,7 @@ static int latency_once(struct pcm *pb, struct pcm *cp, int linked, const struct
         best = i;
       } else if (pass == 1 && (i + 64 < best || i > best + 64) && m > second) {
         second = m;
+        r->second_pos = (long)i;
       }
     }
   }
@@ -726,7 +745,8 @@ static int latency_once(struct pcm *pb, struct pcm *cp, int linked, const struct
 static int latency(unsigned rate, unsigned channels, const struct format *fmt, double impulse_ms,
                    double window_ms, unsigned tries) {
   struct pcm pb, cp;
-  if (pcm_open(&pb, 0, fmt, channels, rate, 0) || pcm_open(&cp, 1, fmt, channels, rate, 0)) return 1;
+  if (pcm_open(&pb, 0, fmt, channels, rate, 0) || pcm_open(&cp, 1, fmt, channels, rate, 0))
+    return 1;
   pb.no_recover = cp.no_recover = 1; /* an xrun stops both (linked): the attempt starts over */
   int linked = ioctl(cp.fd, SNDRV_PCM_IOCTL_LINK, pb.fd) == 0;
   if (!linked) fprintf(stderr, "LINK: %s (starting capture, then playback)\n", strerror(errno));
@@ -757,21 +777,26 @@ static int latency(unsigned rate, unsigned channels, const struct format *fmt, d
   close(cp.fd);
   int ok = rc == 0 && r.found;
   if (!pb.failed[0] && cp.failed[0]) memcpy(pb.failed, cp.failed, sizeof pb.failed);
-  if (!pb.failed[0] && rc == 1) snprintf(pb.failed, sizeof pb.failed, "an xrun or stall in every attempt");
+  if (!pb.failed[0] && rc == 1)
+    snprintf(pb.failed, sizeof pb.failed, "an xrun or stall in every attempt");
   if (!pb.failed[0] && !ok) snprintf(pb.failed, sizeof pb.failed, "no impulse in the capture");
   pb.stalls += cp.stalls;
   long frames = r.capture_pos - (long)b.impulse_at - r.skew;
   char ratio[32];
-  if (isinf(r.ratio)) snprintf(ratio, sizeof ratio, "null");
-  else snprintf(ratio, sizeof ratio, "%.1f", r.ratio);
+  if (isinf(r.ratio))
+    snprintf(ratio, sizeof ratio, "null");
+  else
+    snprintf(ratio, sizeof ratio, "%.1f", r.ratio);
   result_head("latency", &pb);
   printf(",\"found\":%s,\"frames\":%ld,\"ms\":%.3f,\"impulse_at\":%lu,\"captured_at\":%ld,"
-         "\"skew\":%ld,\"linked\":%s,\"write_ahead\":%ld,\"app_frames\":%ld,\"peak\":%.4f,"
+         "\"second_at\":%ld,\"skew\":%ld,\"linked\":%s,\"write_ahead\":%ld,\"app_frames\":%ld,"
+         "\"peak\":%.4f,"
          "\"ratio\":%s,\"xruns\":%lu,\"play_xruns\":%lu,\"capture_xruns\":%lu,\"attempts\":%u}\n",
          ok ? "true" : "false", ok ? frames : -1, ok ? frames * 1000.0 / rate : -1.0, b.impulse_at,
-         rc == 0 ? r.capture_pos : -1, r.skew, linked ? "true" : "false", r.write_ahead,
-         ok && r.write_ahead >= 0 ? frames + r.write_ahead : -1, r.peak, ratio,
-         pb.xruns + cp.xruns, pb.xruns, cp.xruns, attempt);
+         rc == 0 ? r.capture_pos : -1, rc == 0 ? r.second_pos : -1, r.skew,
+         linked ? "true" : "false", r.write_ahead,
+         ok && r.write_ahead >= 0 ? frames + r.write_ahead : -1, r.peak, ratio, pb.xruns + cp.xruns,
+         pb.xruns, cp.xruns, attempt);
   if (!ok && rc == 0)
     fprintf(stderr, "latency: no impulse in the capture (is the output routed to the input?)\n");
   return ok ? 0 : 1;
@@ -815,12 +840,15 @@ int main(int argc, char **argv) {
       }
       break;
     }
-    case 'd': case 's': seconds = atof(optarg); break;
+    case 'd':
+    case 's': seconds = atof(optarg); break;
     case 'r': rate = atoi(optarg); break;
     case 'c': channels = atoi(optarg); break;
     case 'f': /* arecord: the format, as alsa-utils' arecord; speaker-test: the frequency */
-      if (is_speaker) freq = atoi(optarg);
-      else fmt_name = optarg;
+      if (is_speaker)
+        freq = atoi(optarg);
+      else
+        fmt_name = optarg;
       break;
     case 'F': fmt_name = optarg; break;
     case 'p': opt_period = atoi(optarg); break;
