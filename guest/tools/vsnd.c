@@ -53,6 +53,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <sound/asound.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -277,6 +278,12 @@ static int pcm_xfer(struct pcm *pc, void *buf, unsigned frames) {
           return -1;
         }
         continue;
+      }
+      if (errno == EAGAIN) { /* O_NONBLOCK (latency): wait as ALSA would, then call it a stall */
+        struct pollfd w = {pc->fd, pc->capture ? POLLIN : POLLOUT, 0};
+        unsigned ms = pc->buffer * 1100ull / pc->rate;
+        if (poll(&w, 1, ms > 100 ? (int)ms : 100) != 0) continue;
+        errno = EIO;
       }
       if (errno == EIO && stalled < 50) {
         pc->stalls++;
@@ -663,9 +670,9 @@ static int latency_write(struct pcm *pb, const struct latency_bufs *b, unsigned 
 
 /*
  * One attempt: prepare both, fill the playback buffer, start both, then
- * read a capture period and write a playback period until `total` capture
- * frames are in (nothing else in the loop: an emulated CPU is slow), then
- * find the impulse. -1: error, 1: an xrun (try again), 0: done.
+ * read capture and write playback periods until `total` capture frames are
+ * in (nothing else in the loop: an emulated CPU is slow), then find the
+ * impulse. -1: error, 1: an xrun or stall (try again), 0: done.
  */
 static int latency_once(struct pcm *pb, struct pcm *cp, int linked, const struct latency_bufs *b,
                         struct latency_run *r) {
@@ -699,15 +706,42 @@ static int latency_once(struct pcm *pb, struct pcm *cp, int linked, const struct
     r->skew = lround(d * pb->rate);
   }
   trace('s', pb, cp);
+  /*
+   * Both non-blocking: a period is read as soon as one is captured and one is
+   * written as soon as there is room, so playback stays as full as it can
+   * whatever capture does (a 6.1 guest re-queues a period before it is
+   * written: the sooner it is written, the less likely the device reads it stale).
+   */
   int rc = 0;
-  for (unsigned long got = 0; got < b->total; got += cp->period, written += pb->period) {
-    if ((rc = pcm_read(cp, b->captured + (size_t)got * cp->frame_bytes, cp->period))) break;
-    trace('r', pb, cp);
-    if ((rc = latency_write(pb, b, written))) break;
-    trace('w', pb, cp);
-    if (b->impulse_at >= written && b->impulse_at < written + pb->period &&
-        pcm_queued(pb, &sp) >= 0)
-      r->write_ahead = (long)(b->impulse_at - sp.hw_ptr);
+  unsigned ms = pb->buffer * 1100ull / pb->rate;
+  for (unsigned long got = 0; got < b->total && !rc;) {
+    struct pollfd fds[2] = {{cp->fd, POLLIN, 0}, {pb->fd, POLLOUT, 0}};
+    int n = poll(fds, 2, ms > 100 ? (int)ms : 100);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      snprintf(pb->failed, sizeof pb->failed, "poll: %s", strerror(errno));
+      rc = -1;
+      break;
+    }
+    if (n == 0) {
+      pb->stalls++;
+      fprintf(stderr, "stall!!! (no period in time)\n");
+      rc = 1;
+      break;
+    }
+    if (fds[0].revents) {
+      if ((rc = pcm_read(cp, b->captured + (size_t)got * cp->frame_bytes, cp->period))) break;
+      got += cp->period;
+      trace('r', pb, cp);
+    }
+    if (fds[1].revents) {
+      if ((rc = latency_write(pb, b, written))) break;
+      if (b->impulse_at >= written && b->impulse_at < written + pb->period &&
+          pcm_queued(pb, &sp) >= 0)
+        r->write_ahead = (long)(b->impulse_at - sp.hw_ptr);
+      written += pb->period;
+      trace('w', pb, cp);
+    }
   }
   trace('e', pb, cp);
   ioctl(cp->fd, SNDRV_PCM_IOCTL_DROP);
@@ -748,6 +782,7 @@ static int latency(unsigned rate, unsigned channels, const struct format *fmt, d
   if (pcm_open(&pb, 0, fmt, channels, rate, 0) || pcm_open(&cp, 1, fmt, channels, rate, 0))
     return 1;
   pb.no_recover = cp.no_recover = 1; /* an xrun stops both (linked): the attempt starts over */
+  if (fcntl(pb.fd, F_SETFL, O_NONBLOCK) < 0 || fcntl(cp.fd, F_SETFL, O_NONBLOCK) < 0) return 1;
   int linked = ioctl(cp.fd, SNDRV_PCM_IOCTL_LINK, pb.fd) == 0;
   if (!linked) fprintf(stderr, "LINK: %s (starting capture, then playback)\n", strerror(errno));
   struct latency_bufs b;
