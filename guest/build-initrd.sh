@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the guest's initramfs: busybox (Debian's busybox-static:i386), our
-# aplay/arecord/speaker-test (guest/tools/vsnd.c, static i386) and /test.wav.
+# aplay/arecord/speaker-test/latency (guest/tools/vsnd.c, static i386) and /test.wav.
+# One initrd for every kernel.
 # Needs: dpkg --add-architecture i386; apt-get install busybox-static:i386 gcc-multilib cpio
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -11,9 +12,11 @@ mkdir -p "$root"/{bin,dev,proc,sys,tmp}
 busybox=$(dpkg -L busybox-static:i386 | grep '/bin/busybox$')
 file "$busybox" | grep -q 'Intel 80386' || { echo "busybox is not i386: $busybox" >&2; exit 1; }
 cp "$busybox" "$root/bin/busybox"
-gcc -m32 -static -O2 -Wall -Werror -o "$root/bin/vsnd" "$here/tools/vsnd.c" -lm
+# 64-bit time_t: the kernels are built without the 32-bit time system calls (COMPAT_32BIT_TIME).
+gcc -m32 -static -O2 -Wall -Wextra -Werror -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64 \
+  -o "$root/bin/vsnd" "$here/tools/vsnd.c" -lm
 strip "$root/bin/vsnd"
-for n in aplay arecord speaker-test; do ln -s vsnd "$root/bin/$n"; done
+for n in aplay arecord speaker-test latency; do ln -s vsnd "$root/bin/$n"; done
 install -m 0755 "$here/init" "$root/init"
 # /test.wav: 2 s of a 997 Hz sine, S16 stereo at 48 kHz (right = -left); e2e/guest.spec.ts
 # computes the same samples.

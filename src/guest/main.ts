@@ -2,6 +2,12 @@
  * The guest page: boots a Linux guest in v86 with our virtio-snd device at
  * 0xfe000000 (IRQ 5), shows its serial console, and plays what the guest's
  * virtio_snd driver sends through the device's AudioWorklet.
+ *
+ * Query: `kernel=6.1|6.12` (default the newest: public/guest/bzImage-<kernel>),
+ * `rate=<Hz>` (the AudioContext's), `mic=1`, `tap=<frames>`, and `loopback=1`:
+ * the device's output is fed back into its capture input (through a DelayNode,
+ * which a cycle in a Web Audio graph needs: it adds one render quantum, 128
+ * frames), for the guest's `latency` round-trip test.
  */
 
 import { V86 } from 'v86';
@@ -15,6 +21,8 @@ import { attachCommandLine } from './command-line.ts';
 import { SerialConsole } from './serial-console.ts';
 
 const BASE = 0xfe000000;
+/** The guest kernels in public/guest (guest/build.sh), newest first. */
+const KERNELS = ['6.12', '6.1'] as const;
 const IRQ = 5;
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -24,6 +32,8 @@ interface GuestHandle {
   context: AudioContext;
   console: SerialConsole;
   bootMs: number;
+  /** Which bzImage booted (`?kernel=`). */
+  kernel: string;
   outputTap(): OutputTap;
   /** Types a command line into the guest's shell. */
   send(line: string): void;
@@ -49,6 +59,10 @@ async function main(): Promise<void> {
   checkEnvironment();
   const params = new URLSearchParams(location.search);
   const rate = params.get('rate');
+  const kernel = params.get('kernel') ?? KERNELS[0];
+  if (!(KERNELS as readonly string[]).includes(kernel)) {
+    throw new Error(`unknown kernel ${kernel} (have ${KERNELS.join(', ')})`);
+  }
   const context = new AudioContext({
     latencyHint: 'interactive',
     ...(rate ? { sampleRate: Number(rate) } : {}),
@@ -59,7 +73,7 @@ async function main(): Promise<void> {
     wasm_path: v86WasmUrl,
     bios: { url: '/guest/bios.bin' },
     vga_bios: { url: '/guest/vgabios-stdvga.bin' },
-    bzimage: { url: '/guest/bzImage' },
+    bzimage: { url: `/guest/bzImage-${kernel}` },
     initrd: { url: '/guest/initrd.img' },
     cmdline: `console=ttyS0 loglevel=4 virtio_mmio.device=4K@0x${BASE.toString(16)}:${IRQ}`,
     memory_size: 128 << 20,
@@ -75,6 +89,7 @@ async function main(): Promise<void> {
     context,
     console: term,
     bootMs: 0,
+    kernel,
     micConnected: false,
     outputTap() {
       if (!handle.sound) throw new Error('not attached yet');
@@ -94,7 +109,9 @@ async function main(): Promise<void> {
     if (!handle.bootMs && term.text.includes('guest# ')) {
       handle.bootMs = performance.now() - t0;
       pill('pill-boot', `booted in ${(handle.bootMs / 1000).toFixed(1)} s`, 'ok');
-      if (term.text.includes('VirtIO SoundCard')) pill('pill-card', 'Linux found the card', 'ok');
+      if (term.text.includes('VirtIO SoundCard')) {
+        pill('pill-card', `Linux ${kernel} found the card`, 'ok');
+      }
     }
   });
   const tapFrames = Number(params.get('tap') ?? 1 << 16);
@@ -109,6 +126,11 @@ async function main(): Promise<void> {
     handle.sound = sound;
     const node = await createRendererNode(context, sound.device.inner.renderState);
     node.connect(context.destination);
+    if (params.get('loopback') === '1') {
+      const feedback = context.createDelay();
+      feedback.delayTime.value = 0;
+      node.connect(feedback).connect(node);
+    }
     if (params.get('mic') === '1') await connectMic(context, node, handle);
     $('mic').addEventListener('click', () => void connectMic(context, node, handle));
     startLiveView(handle);

@@ -15,10 +15,11 @@ describe('guest images', () => {
       expect(createHash('sha256').update(data).digest('hex')).toBe(sum);
     });
   }
-  it('lists the kernel, initrd and BIOS', () => {
+  it('lists the kernels, initrd and BIOS', () => {
     expect(sums.map(([, f]) => f).sort()).toEqual([
       'bios.bin',
-      'bzImage',
+      'bzImage-6.1',
+      'bzImage-6.12',
       'initrd.img',
       'test.wav',
       'vgabios-stdvga.bin',
