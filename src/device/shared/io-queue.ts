@@ -11,7 +11,10 @@
  * Message rules (spec 5.14.6.8):
  *   TX: [R xfer 4][R PCM ...][W status 8]   used length 8
  *   RX: [R xfer 4][W PCM ...][W status 8]   used length = PCM bytes written + 8
- * A message that breaks them is completed at once with VIRTIO_SND_S_BAD_MSG.
+ * A message that breaks them is completed at once with VIRTIO_SND_S_BAD_MSG,
+ * and so is one whose payload is larger than any stream's buffer could be
+ * (MAX_BUFFER_BYTES): descriptors aliasing the same pages could otherwise
+ * claim more than 2^31 bytes, which the int32 entries cannot hold.
  */
 
 import {
@@ -27,7 +30,13 @@ import { ChainError, DescriptorChain, isRingFatal } from '../../virtio/chain.ts'
 import { DeviceQueue, POP_EMPTY } from '../../virtio/device-queue.ts';
 import type { GuestMemory } from '../../virtio/memory.ts';
 import { logCompletion } from './completion-log.ts';
-import { IO_QUEUE_MAX, MAX_IO_SEGMENTS, type MessageSlot, type SharedState } from './layout.ts';
+import {
+  IO_QUEUE_MAX,
+  MAX_BUFFER_BYTES,
+  MAX_IO_SEGMENTS,
+  type MessageSlot,
+  type SharedState,
+} from './layout.ts';
 import { acceptsIo } from './stream-state.ts';
 
 export class IoQueue {
@@ -108,6 +117,7 @@ export class IoQueue {
         st.direction === this.dir &&
         acceptsIo(st.state) &&
         frame > 0 &&
+        payload <= MAX_BUFFER_BYTES &&
         payload % frame === 0 &&
         this.placePayload(m);
     }

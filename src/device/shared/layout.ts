@@ -101,6 +101,13 @@ const COEF_HEADER_WORDS = 8;
 /** Largest number of payload segments per I/O message we accept. */
 export const MAX_IO_SEGMENTS = 64;
 const MSG_WORDS = M_SEG_BASE + 2 * MAX_IO_SEGMENTS;
+/**
+ * The largest buffer_bytes SET_PARAMS accepts (more than a second of the
+ * widest stream), and so the largest payload of one I/O message: no period
+ * is longer than its buffer. It keeps every byte count well inside the int32
+ * words of this layout, whatever sizes aliased descriptors add up to.
+ */
+export const MAX_BUFFER_BYTES = 64 << 20;
 /** Largest TX/RX queue we offer; also each stream's FIFO capacity. */
 export const IO_QUEUE_MAX = 256;
 /** Event ring capacity (entries of two words: code, data). */
