@@ -4,8 +4,13 @@
  * past 2^31, a guest that republishes chains as fast as they come back.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_BUFFER_BYTES } from '../../src/device/shared/layout.ts';
+import { ControlQueue } from '../../src/device/control/control-queue.ts';
+import { IoQueue } from '../../src/device/shared/io-queue.ts';
+import { MAX_BUFFER_BYTES, SharedState } from '../../src/device/shared/layout.ts';
 import * as P from '../../src/snd/protocol.ts';
+import { ChainError } from '../../src/virtio/chain.ts';
+import { GuestMemory } from '../../src/virtio/memory.ts';
+import { publishRaw, queuePair } from '../helpers/queue-pair.ts';
 import { type ChainPart, QUANTUM, SndGuest } from '../helpers/snd-guest.ts';
 
 const OK = P.VIRTIO_SND_S_OK;
@@ -93,5 +98,93 @@ describe('I/O payload sizes (never a wrapped int32)', () => {
     expect(g.mem.readU32(big.addrs[3])).toBe(BAD);
     expect(g.used[2].has(fits.token)).toBe(false);
     expect(g.device.stats().streams[0].queuedBytes).toBe(MAX_BUFFER_BYTES - QUANTUM * 4);
+  });
+});
+
+describe('work per intake is bounded', () => {
+  it('a guest republishing every rejected TX chain cannot keep intake() going', () => {
+    const g = prepared();
+    const s = new SharedState(g.device.renderState.shared, g.device.renderState.layout);
+    const io = new IoQueue(new GuestMemory(g.device.renderState.memory), s, true);
+    // One malformed message (stream 99): answered BAD_MSG at once, every time.
+    const c = g.chain(2, [
+      { len: 4, write: false, data: sid(99) },
+      { len: 512, write: false },
+      { len: 8, write: true },
+    ]);
+    const layout = g.queues[2].layout;
+    // The guest, on another thread, puts the chain back as soon as it is used (up to a limit,
+    // so code without a bound ends too).
+    const push = io.queue.pushUsed.bind(io.queue);
+    let republished = 0;
+    io.queue.pushUsed = (head: number, len: number) => {
+      push(head, len);
+      if (republished++ < 100_000) {
+        const idx = g.mem.readU16(layout.availAddr + 2);
+        g.mem.writeU16(layout.availAddr + 4 + 2 * (idx % layout.size), head);
+        g.mem.storeU16(layout.availAddr + 2, (idx + 1) & 0xffff);
+      }
+    };
+    expect(io.intake()).toBe(true);
+    expect(republished).toBeGreaterThan(0);
+    expect(republished).toBeLessThanOrEqual(layout.size);
+    expect(c.token).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a guest republishing every control request cannot keep process() going', () => {
+    const { mem, alloc, layout, drv, dev } = queuePair(64);
+    const req = alloc.alloc(8, 8);
+    const resp = alloc.alloc(4, 8);
+    drv.add(
+      [
+        { addr: req, len: 8 },
+        { addr: resp, len: 4 },
+      ],
+      1,
+      0,
+    );
+    const cq = new ControlQueue(mem, dev);
+    let republished = 0;
+    const push = dev.pushUsed.bind(dev);
+    dev.pushUsed = (head: number, len: number) => {
+      push(head, len);
+      if (republished++ < 100_000) publishRaw(mem, layout, head);
+    };
+    expect(cq.process(() => ({ status: BAD }))).toBe(ChainError.None);
+    expect(cq.requests).toBe(layout.size);
+    expect(cq.more).toBe(true);
+    // The rest is answered by later calls, a queue's worth each.
+    cq.process(() => ({ status: BAD }));
+    expect(cq.requests).toBe(2 * layout.size);
+  });
+
+  it('the device answers what one notify left in later turns, a queue at a time', async () => {
+    const g = new SndGuest().init();
+    const cq = (g.device as unknown as { controlq: ControlQueue }).controlq;
+    const layout = g.queues[0].layout;
+    let republished = 0;
+    const push = cq.queue.pushUsed.bind(cq.queue);
+    cq.queue.pushUsed = (head: number, len: number) => {
+      push(head, len);
+      if (republished++ < 200) publishRaw(g.mem, layout, head);
+    };
+    const code = new Uint8Array([0xff, 0xff, 0, 0]); // no such request: BAD_MSG
+    g.chain(
+      0,
+      [
+        { len: 4, write: false, data: code },
+        { len: 4, write: true },
+      ],
+      { notify: true },
+    );
+    // The notify itself answered one queue's worth; each later turn at most as much.
+    const perTurn = [cq.requests];
+    for (let turn = 0; turn < 10 && cq.requests < 201; turn++) {
+      const before = cq.requests;
+      await new Promise((r) => setTimeout(r, 0));
+      perTurn.push(cq.requests - before);
+    }
+    expect(cq.requests).toBe(201);
+    expect(Math.max(...perTurn)).toBeLessThanOrEqual(layout.size);
   });
 });

@@ -121,6 +121,8 @@ export class VirtioSndDevice implements VirtioDevice {
   private link: TransportLink | null = null;
   private features = 0n;
   private serviceLoop: { stop(): void } | null = null;
+  /** A later turn that answers what one notify left (ControlQueue.more). */
+  private controlLater: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: VirtioSndDeviceOptions) {
     const { memory, sampleRate } = options;
@@ -244,6 +246,7 @@ export class VirtioSndDevice implements VirtioDevice {
   reset(): void {
     const s = this.shared;
     s.active.store(0);
+    this.cancelControlLater();
     this.controlq.queue.disable();
     this.events.queue.disable();
     this.events.clear();
@@ -277,6 +280,19 @@ export class VirtioSndDevice implements VirtioDevice {
     else if (this.controlq.queue.shouldInterrupt()) this.link?.interruptQueue();
     // Requests may have raised events (e.g. CTL_NOTIFY after CTL_WRITE).
     this.deliverEvents();
+    // One notify answers at most a queue's worth; the rest in a later turn of
+    // this thread, so a guest republishing from another thread cannot hold it.
+    if (this.controlq.more && this.controlLater === null) {
+      this.controlLater = setTimeout(() => {
+        this.controlLater = null;
+        this.processControl();
+      }, 0);
+    }
+  }
+
+  private cancelControlLater(): void {
+    if (this.controlLater !== null) clearTimeout(this.controlLater);
+    this.controlLater = null;
   }
 
   private handleRequest(req: ControlRequest): ControlResponse {
@@ -392,6 +408,7 @@ export class VirtioSndDevice implements VirtioDevice {
 
   /** Stops the automatic service loop. */
   dispose(): void {
+    this.cancelControlLater();
     this.serviceLoop?.stop();
     this.serviceLoop = null;
   }

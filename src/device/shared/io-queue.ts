@@ -65,13 +65,17 @@ export class IoQueue {
   }
 
   /**
-   * Takes every available chain off the ring. Returns false when the ring is
-   * broken (the device must then signal NEEDS_RESET).
+   * Takes the available chains off the ring: at most one queue's worth per
+   * call, so a guest that republishes rejected chains as fast as they come
+   * back (from another thread) cannot hold the audio thread here; the rest
+   * waits for the next call. Returns false when the ring is broken (the device
+   * must then signal NEEDS_RESET).
    */
   intake(): boolean {
     const q = this.queue;
     if (!q.ready) return q.error === ChainError.None;
-    for (;;) {
+    // Everything available when we start fits in one queue's worth (available() <= size).
+    for (let budget = q.size; budget > 0; budget--) {
       const r = q.pop(this.chain);
       if (r === POP_EMPTY) return true;
       if (r !== ChainError.None && (isRingFatal(r) || !q.ready)) return false;
@@ -92,6 +96,7 @@ export class IoQueue {
       }
       this.accept();
     }
+    return true;
   }
 
   private accept(): void {
