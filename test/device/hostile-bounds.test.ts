@@ -4,6 +4,7 @@
  * past 2^31, a guest that republishes chains as fast as they come back.
  */
 import { describe, expect, it } from 'vitest';
+import { MAX_INFO_ITEM_BYTES } from '../../src/device/control/control-info.ts';
 import { ControlQueue } from '../../src/device/control/control-queue.ts';
 import { IoQueue } from '../../src/device/shared/io-queue.ts';
 import { MAX_BUFFER_BYTES, SharedState } from '../../src/device/shared/layout.ts';
@@ -186,5 +187,48 @@ describe('work per intake is bounded', () => {
     }
     expect(cq.requests).toBe(201);
     expect(Math.max(...perTurn)).toBeLessThanOrEqual(layout.size);
+  });
+});
+
+describe('*_INFO item sizes (CVE-2026-3196 class)', () => {
+  const INFO = [
+    ['JACK_INFO', P.VIRTIO_SND_R_JACK_INFO, 2],
+    ['PCM_INFO', P.VIRTIO_SND_R_PCM_INFO, 2],
+    ['CHMAP_INFO', P.VIRTIO_SND_R_CHMAP_INFO, 7],
+    ['CTL_INFO', P.VIRTIO_SND_R_CTL_INFO, 4],
+  ] as const;
+  for (const [name, code, total] of INFO) {
+    it(`${name} with an 8 MiB item size over 63 aliased response buffers: BAD_MSG, 4 bytes written`, () => {
+      const g = new SndGuest({}, 12 << 20).init();
+      const q = new Uint8Array(P.QUERY_INFO.size);
+      const v = new DataView(q.buffer);
+      v.setUint32(0, code, true);
+      v.setUint32(P.QUERY_INFO.startId, 0, true);
+      v.setUint32(P.QUERY_INFO.count, total, true);
+      v.setUint32(P.QUERY_INFO.itemSize, 8 << 20, true);
+      // 63 x 9 MiB of room, all the same 9 MiB of guest RAM.
+      const room = g.alloc.alloc(9 << 20, 8);
+      g.mem.fill(room, 9 << 20, 0xee);
+      const c = g.chain(
+        0,
+        [{ len: q.length, write: false, data: q }, ...aliased(room, 9 << 20, 63, true)],
+        {
+          notify: true,
+        },
+      );
+      g.collect();
+      expect(g.used[0].get(c.token)).toBe(4);
+      expect(g.mem.readU32(room)).toBe(BAD);
+      expect(g.mem.read(room + 4, 4096).every((b) => b === 0xee)).toBe(true);
+    });
+  }
+
+  it('an item size up to MAX_INFO_ITEM_BYTES is answered, each item zero-padded', () => {
+    const g = new SndGuest().init();
+    const r = g.query(P.VIRTIO_SND_R_PCM_INFO, 0, 2, MAX_INFO_ITEM_BYTES);
+    expect(r.status).toBe(OK);
+    expect(r.len).toBe(4 + 2 * MAX_INFO_ITEM_BYTES);
+    expect(r.payload.subarray(32, MAX_INFO_ITEM_BYTES).every((b) => b === 0)).toBe(true);
+    expect(g.query(P.VIRTIO_SND_R_PCM_INFO, 0, 2, MAX_INFO_ITEM_BYTES + 1).status).toBe(BAD);
   });
 });
