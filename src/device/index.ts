@@ -7,6 +7,7 @@
 export type { ChmapConfig, JackConfig, StreamConfig } from './control/config.ts';
 export { DeviceConfigError } from './control/config.ts';
 export type { ControlConfig } from './control/controls.ts';
+export { BACKLOG_CAP, EventBacklog } from './control/event-backlog.ts';
 export type { DeviceStats, StreamStats } from './control/stats.ts';
 export type { StreamView } from './control/stream-view.ts';
 export { VirtioSndDevice, type VirtioSndDeviceOptions } from './control/virtio-snd-device.ts';

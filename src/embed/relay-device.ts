@@ -16,6 +16,7 @@
 
 import {
   DeviceConfigError,
+  EventBacklog,
   type StreamView,
   VirtioSndDevice,
   type VirtioSndDeviceOptions,
@@ -80,6 +81,8 @@ export interface RelayOptions extends Omit<VirtioSndDeviceOptions, 'memory'> {
 export interface RelayStats extends IoRelayStats {
   /** Inner events waiting for a guest event buffer. */
   pendingEvents: number;
+  /** Of those, the ones held one by one (the rest are counted: see EventBacklog). */
+  pendingEventEntries: number;
 }
 
 export class RelayDevice implements VirtioDevice {
@@ -105,7 +108,8 @@ export class RelayDevice implements VirtioDevice {
   /** Our control and event queues to the inner device (the I/O ones are IoRelay's). */
   private innerCtl: DriverQueue<number> | null = null;
   private innerEvt: DriverQueue<number> | null = null;
-  private readonly pendingEvents: [number, number][] = [];
+  /** Inner events waiting for guest event buffers: bounded as the inner device's own backlog. */
+  private readonly pendingEvents = new EventBacklog();
   private innerEventBufs: number[] = [];
   private readonly innerQueueSize: number;
 
@@ -152,7 +156,11 @@ export class RelayDevice implements VirtioDevice {
 
   /** What the relay has moved and holds (for the relay's cost, tests and the guest page). */
   stats(): RelayStats {
-    return { ...this.io.stats(), pendingEvents: this.pendingEvents.length };
+    return {
+      ...this.io.stats(),
+      pendingEvents: this.pendingEvents.size,
+      pendingEventEntries: this.pendingEvents.entries,
+    };
   }
 
   // ---- VirtioDevice (the guest's side) -----------------------------------
@@ -225,7 +233,7 @@ export class RelayDevice implements VirtioDevice {
   reset(): void {
     this.active = false;
     this.guest.disable();
-    this.pendingEvents.length = 0;
+    this.pendingEvents.clear();
     this.io.reset();
     this.innerCtl = null;
     this.innerEvt = null;
@@ -327,10 +335,10 @@ export class RelayDevice implements VirtioDevice {
     for (let t = eq?.getBuf(); eq && t !== undefined; t = eq.getBuf()) {
       const addr = this.innerEventBufs[t];
       if (eq.lastLen >= EVENT.size) {
-        this.pendingEvents.push([
+        this.pendingEvents.push(
           this.innerMem.readU32(addr + EVENT.code),
           this.innerMem.readU32(addr + EVENT.data),
-        ]);
+        );
       }
       eq.add([{ addr, len: EVENT.size }], 0, t);
       reposted = true;
@@ -342,20 +350,21 @@ export class RelayDevice implements VirtioDevice {
 
   /** Fills the guest's posted event buffers with pending events, oldest first. */
   private deliverEvents(): void {
-    if (!this.active || this.pendingEvents.length === 0) return;
+    const w = this.pendingEvents;
+    if (!this.active || w.size === 0) return;
     const mem = this.guest.mem();
     const q = this.guest.queue(VIRTIO_SND_VQ_EVENT);
     const c = this.guest.chain(VIRTIO_SND_VQ_EVENT);
     const bytes = new Uint8Array(EVENT.size);
     const view = new DataView(bytes.buffer);
-    while (this.pendingEvents.length > 0 && q.popValid(c)) {
+    while (w.size > 0 && q.popValid(c)) {
       if (c.readCount !== 0 || c.writeBytes < EVENT.size) {
         q.pushUsed(c.head, 0);
         continue;
       }
-      const [code, data] = this.pendingEvents.shift()!;
-      view.setUint32(EVENT.code, code, true);
-      view.setUint32(EVENT.data, data, true);
+      w.take();
+      view.setUint32(EVENT.code, w.code, true);
+      view.setUint32(EVENT.data, w.data, true);
       c.copyToWritable(mem, 0, bytes, 0, EVENT.size);
       q.pushUsed(c.head, EVENT.size);
     }
