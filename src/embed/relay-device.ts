@@ -12,11 +12,18 @@
  * completions stay timed by the audio thread that plays the inner device.
  * TX/RX messages are io-relay.ts's part: a TX message is copied only shortly
  * before it plays (tx-holdback.ts).
+ *
+ * Nothing here throws into the emulator (an exception out of an MMIO write
+ * or a poll stops v86's loop): what the relay cannot carry is answered with a
+ * status, what does not fit now waits in order, and a bug is caught at the
+ * entry points, counted in stats().faults and reported to the guest as
+ * DEVICE_NEEDS_RESET.
  */
 
 import {
   DeviceConfigError,
   EventBacklog,
+  MAX_REQUEST_BYTES,
   type StreamView,
   VirtioSndDevice,
   type VirtioSndDeviceOptions,
@@ -55,6 +62,8 @@ import { DEFAULT_TX_LEAD_MS, TxHoldback } from './tx-holdback.ts';
 
 /** Event buffers kept posted on the inner event queue. */
 const EVENT_BUFFERS = 16;
+/** Heap the relay needs besides the control area: inner rings, and room for messages. */
+const MIN_HEAP_BYTES = 256 << 10;
 /** Size of the inner control and event queues. */
 const INNER_CTL_QUEUE = 64;
 
@@ -83,6 +92,8 @@ export interface RelayStats extends IoRelayStats {
   pendingEvents: number;
   /** Of those, the ones held one by one (the rest are counted: see EventBacklog). */
   pendingEventEntries: number;
+  /** Exceptions caught at the relay's entry points (each set DEVICE_NEEDS_RESET); 0 unless a bug. */
+  faults: number;
 }
 
 export class RelayDevice implements VirtioDevice {
@@ -103,8 +114,20 @@ export class RelayDevice implements VirtioDevice {
   private readonly innerMem: GuestMemory;
   private readonly innerTransport: VirtioMmioTransport;
   private readonly innerDrv: MmioDriver;
-  /** Inner rings, control requests and I/O message copies, in the relay's SharedArrayBuffer. */
+  /** Inner rings and I/O message copies, in the relay's SharedArrayBuffer after the control area. */
   private readonly heap: GuestHeap;
+  /**
+   * The inner copy of one control request sits at offset 0 of the relay's
+   * buffer (MAX_REQUEST_BYTES + 1 bytes), its response room at ctlResponseAt
+   * (the inner device's longest answer), both before the heap: requests are
+   * relayed one at a time, and reserved room means a command (RELEASE, which
+   * frees the heap) never waits for room that I/O messages hold.
+   */
+  private readonly ctlResponseAt: number;
+  private readonly ctlResponseBytes: number;
+  /** The last notify stopped at its budget with requests left: poll() goes on. */
+  private controlMore = false;
+  private faults = 0;
   /** Our control and event queues to the inner device (the I/O ones are IoRelay's). */
   private innerCtl: DriverQueue<number> | null = null;
   private innerEvt: DriverQueue<number> | null = null;
@@ -131,8 +154,17 @@ export class RelayDevice implements VirtioDevice {
     this.guest = new GuestRings(guestMemory);
     const memory = new SharedArrayBuffer(relayBytes ?? 8 << 20);
     this.innerMem = new GuestMemory(memory);
-    this.heap = new GuestHeap(0, memory.byteLength);
     this.inner = new VirtioSndDevice({ ...deviceOpts, memory });
+    // A request longer than the device takes stays longer (it answers BAD_MSG).
+    this.ctlResponseAt = MAX_REQUEST_BYTES + 8;
+    this.ctlResponseBytes = this.inner.maxResponseBytes;
+    const heapBase = Math.ceil((this.ctlResponseAt + this.ctlResponseBytes) / 4096) * 4096;
+    if (memory.byteLength < heapBase + MIN_HEAP_BYTES) {
+      throw new DeviceConfigError(
+        `relayBytes must be at least ${heapBase + MIN_HEAP_BYTES} for this device, got ${memory.byteLength}`,
+      );
+    }
+    this.heap = new GuestHeap(heapBase, memory.byteLength);
     this.innerTransport = new VirtioMmioTransport(this.inner, {
       onInterrupt: (level) => {
         if (!level) return;
@@ -160,6 +192,7 @@ export class RelayDevice implements VirtioDevice {
       ...this.io.stats(),
       pendingEvents: this.pendingEvents.size,
       pendingEventEntries: this.pendingEvents.entries,
+      faults: this.faults,
     };
   }
 
@@ -201,17 +234,18 @@ export class RelayDevice implements VirtioDevice {
     this.heap.reset();
     const drv = this.innerDrv;
     drv.negotiate(this.features & featureBit(VIRTIO_SND_F_CTLS));
+    // Permanent allocations first (MIN_HEAP_BYTES leaves room for them): the
+    // I/O relay then knows the largest message copy the heap can ever hold.
     this.innerCtl = drv.setupQueue<number>(VIRTIO_SND_VQ_CONTROL, INNER_CTL_QUEUE, this.heap);
     this.innerEvt = drv.setupQueue<number>(VIRTIO_SND_VQ_EVENT, INNER_CTL_QUEUE, this.heap);
-    this.io.activate(
-      drv.setupQueue<Relayed>(VIRTIO_SND_VQ_TX, this.innerQueueSize, this.heap),
-      drv.setupQueue<Relayed>(VIRTIO_SND_VQ_RX, this.innerQueueSize, this.heap),
-    );
-    drv.driverOk();
-    const evt = this.innerEvt;
+    const tx = drv.setupQueue<Relayed>(VIRTIO_SND_VQ_TX, this.innerQueueSize, this.heap);
+    const rx = drv.setupQueue<Relayed>(VIRTIO_SND_VQ_RX, this.innerQueueSize, this.heap);
     this.innerEventBufs = Array.from({ length: EVENT_BUFFERS }, () =>
       this.heap.alloc(EVENT.size, 8),
     );
+    this.io.activate(tx, rx);
+    drv.driverOk();
+    const evt = this.innerEvt;
     this.innerEventBufs.forEach((addr, i) => {
       evt.add([{ addr, len: EVENT.size }], 0, i);
     });
@@ -225,13 +259,25 @@ export class RelayDevice implements VirtioDevice {
 
   queueNotify(index: number): void {
     if (!this.active) return;
-    if (index === VIRTIO_SND_VQ_CONTROL) this.relayControl();
-    else if (index === VIRTIO_SND_VQ_EVENT) this.deliverEvents();
+    if (index === VIRTIO_SND_VQ_CONTROL) this.guarded(() => this.relayControl());
+    else if (index === VIRTIO_SND_VQ_EVENT) this.guarded(() => this.deliverEvents());
     else this.poll();
+  }
+
+  /** Runs an entry point's work; a bug becomes DEVICE_NEEDS_RESET, never an exception in the emulator. */
+  private guarded(work: () => void): void {
+    try {
+      work();
+    } catch {
+      this.faults++;
+      this.busy = false;
+      this.guest.needsReset();
+    }
   }
 
   reset(): void {
     this.active = false;
+    this.controlMore = false;
     this.guest.disable();
     this.pendingEvents.clear();
     this.io.reset();
@@ -261,18 +307,27 @@ export class RelayDevice implements VirtioDevice {
     const mem = this.guest.mem();
     const q = this.guest.queue(VIRTIO_SND_VQ_CONTROL);
     const c = this.guest.chain(VIRTIO_SND_VQ_CONTROL);
+    const req = 0;
+    const resp = this.ctlResponseAt;
+    // One notify answers at most a queue's worth (what was available); poll() does the rest.
+    let budget = q.size;
+    this.controlMore = false;
     while (q.popValid(c)) {
       // A command must find every message the guest queued before it (RELEASE returns them).
       this.io.beforeCommand();
-      const addr = this.heap.alloc(Math.max(1, c.readBytes + c.writeBytes), 8);
-      const req = this.innerMem.bytes(addr, c.readBytes);
-      c.copyFromReadable(mem, 0, req, 0, c.readBytes);
+      // Only what the inner device reads and writes is copied, whatever the guest
+      // offers: one byte past the longest request it takes, and no more room than
+      // its longest answer (a 9 MiB response buffer gets the same answer as a
+      // 100-byte one).
+      const readBytes = Math.min(c.readBytes, MAX_REQUEST_BYTES + 1);
+      const room = Math.min(c.writeBytes, this.ctlResponseBytes);
       let len = 0;
-      if (c.readBytes > 0 && c.writeBytes > 0) {
+      if (readBytes > 0 && room > 0) {
+        c.copyFromReadable(mem, 0, this.innerMem.bytes(req, readBytes), 0, readBytes);
         ctl.add(
           [
-            { addr, len: c.readBytes },
-            { addr: addr + c.readBytes, len: c.writeBytes },
+            { addr: req, len: readBytes },
+            { addr: resp, len: room },
           ],
           1,
           0,
@@ -280,26 +335,29 @@ export class RelayDevice implements VirtioDevice {
         this.innerDrv.notify(VIRTIO_SND_VQ_CONTROL);
         if (ctl.getBuf() !== undefined) {
           len = ctl.lastLen;
-          this.afterCommand(addr, c.readBytes, len);
+          this.afterCommand(req, readBytes, resp, len);
         } else {
           // The inner device answers synchronously; if it did not, say so.
-          this.innerMem.writeU32(addr + c.readBytes, VIRTIO_SND_S_IO_ERR);
-          len = Math.min(4, c.writeBytes);
+          this.innerMem.writeU32(resp, VIRTIO_SND_S_IO_ERR);
+          len = Math.min(4, room);
         }
-        c.copyToWritable(mem, 0, this.innerMem.bytes(addr + c.readBytes, len), 0, len);
+        c.copyToWritable(mem, 0, this.innerMem.bytes(resp, len), 0, len);
       }
-      this.heap.release(addr);
       q.pushUsed(c.head, len);
+      if (--budget === 0) {
+        this.controlMore = q.available() > 0;
+        break;
+      }
     }
     this.guest.signal(q);
   }
 
   /** Bookkeeping after the inner device answered a request, before the guest sees the answer. */
-  private afterCommand(addr: number, readBytes: number, len: number): void {
-    const ok = len >= 4 && this.innerMem.readU32(addr + readBytes) === VIRTIO_SND_S_OK;
+  private afterCommand(req: number, readBytes: number, resp: number, len: number): void {
+    const ok = len >= 4 && this.innerMem.readU32(resp) === VIRTIO_SND_S_OK;
     if (ok && readBytes === PCM_HDR.size) {
-      const code = this.innerMem.readU32(addr);
-      const id = this.innerMem.readU32(addr + PCM_HDR.streamId);
+      const code = this.innerMem.readU32(req);
+      const id = this.innerMem.readU32(req + PCM_HDR.streamId);
       if (code === VIRTIO_SND_R_PCM_PREPARE) this.io.prepared(id);
       // RELEASE returns every message of the stream, those still waiting here too.
       if (code === VIRTIO_SND_R_PCM_RELEASE) this.io.released(id);
@@ -313,14 +371,24 @@ export class RelayDevice implements VirtioDevice {
 
   // ---- TX/RX: copied into inner messages ------------------------------------
 
-  /** Takes new guest TX/RX messages (the guest may not kick: MSG_POLLING). Call often. */
+  /**
+   * Takes new guest TX/RX messages (the guest may not kick: MSG_POLLING), and
+   * control requests a notify left. Call often.
+   */
   poll(): void {
     if (!this.active) return;
-    this.io.poll();
+    this.guarded(() => {
+      if (this.controlMore) this.relayControl();
+      this.io.poll();
+    });
   }
 
   /** The inner device returned buffers: complete the guest's messages and forward events. */
   private serviceInner(): void {
+    this.guarded(() => this.collectInner());
+  }
+
+  private collectInner(): void {
     this.innerDrv.ackInterrupt();
     if (!this.active) return;
     if (this.innerDrv.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {

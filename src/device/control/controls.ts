@@ -32,7 +32,7 @@ import {
   VIRTIO_SND_S_NOT_SUPP,
   VIRTIO_SND_S_OK,
 } from '../../snd/protocol.ts';
-import { answerQueryInfo } from './control-info.ts';
+import { answerQueryInfo, queryInfoMaxBytes } from './control-info.ts';
 import type { ControlRequest, ControlResponse } from './control-queue.ts';
 
 /** ALSA's SNDRV_CTL_TLVT_DB_SCALE: {min in 0.01 dB, step in 0.01 dB | mute flag}. */
@@ -158,6 +158,19 @@ export class Controls {
 
   get count(): number {
     return this.elements.length;
+  }
+
+  /** The longest response (header included) to any CTL_* request. */
+  get maxResponseBytes(): number {
+    let n = Math.max(queryInfoMaxBytes(this.elements.length), 4 + CTL_VALUE.size);
+    for (const e of this.elements) {
+      n = Math.max(
+        n,
+        4 + (e.cfg.items?.length ?? 0) * CTL_ENUM_ITEM.size,
+        4 + (e.tlv?.length ?? 0),
+      );
+    }
+    return n;
   }
 
   reset(): void {

@@ -61,6 +61,7 @@ import {
   resolveStream,
   type StreamConfig,
 } from './config.ts';
+import { queryInfoMaxBytes } from './control-info.ts';
 import { ControlQueue, type ControlRequest, type ControlResponse } from './control-queue.ts';
 import { type ControlConfig, Controls, DEFAULT_CONTROLS } from './controls.ts';
 import { EventQueue } from './event-queue.ts';
@@ -180,6 +181,20 @@ export class VirtioSndDevice implements VirtioDevice {
     this.reset();
     if (options.autoService ?? true)
       this.serviceLoop = startServiceLoop(s.doorbell, () => this.service());
+  }
+
+  /**
+   * The longest response (status header included) this device writes to any
+   * control request, whatever room the guest offers: a host that mirrors
+   * control requests (the relay) need not copy more of a response buffer.
+   */
+  get maxResponseBytes(): number {
+    return Math.max(
+      queryInfoMaxBytes(this.jacks.count),
+      queryInfoMaxBytes(this.streams.length),
+      queryInfoMaxBytes(this.chmaps.count),
+      this.controls?.maxResponseBytes ?? 4,
+    );
   }
 
   // ---- VirtioDevice ------------------------------------------------------
