@@ -133,7 +133,9 @@ export class PcmRenderer {
       }
       if (this.tx.queue.shouldInterrupt()) flags |= INT_VRING;
     } finally {
-      unlock(s.lockTx);
+      // Taken over while we were stalled in here: what we wrote may have raced
+      // the control plane (queue-lock.ts), so the guest must reset the device.
+      if (!unlock(s.lockTx, LOCK_RENDERER)) flags |= INT_NEEDS_RESET;
     }
     return flags;
   }
@@ -160,7 +162,7 @@ export class PcmRenderer {
       }
       if (this.rx.queue.shouldInterrupt()) flags |= INT_VRING;
     } finally {
-      unlock(s.lockRx);
+      if (!unlock(s.lockRx, LOCK_RENDERER)) flags |= INT_NEEDS_RESET;
     }
     return flags;
   }
