@@ -46,6 +46,13 @@ export class PcmRenderer {
   private resetGen = -1;
   /** Whether a stream wrote the mix this quantum (else it is still to be cleared). */
   private mixed = false;
+  /**
+   * Whether the mix may have left [-1, 1] this quantum: a resampled stream (a
+   * band-limited filter overshoots on full-scale input: up to 2.37 at 8 kHz)
+   * or more than one stream (they add). Decoded samples alone never do (the
+   * codec clamps them), so the plain path stays bit-exact and costs nothing.
+   */
+  private mayClip = false;
   /** Number of times process() caught an unexpected exception. */
   faults = 0;
 
@@ -93,6 +100,7 @@ export class PcmRenderer {
     const mixR = direct ? out[1] : this.mixR;
     let flags = 0;
     this.mixed = false;
+    this.mayClip = false;
     const events = s.evtWrite.load();
     const overflowed = s.evtOverflowed.load();
     if (s.active.load() === 1) {
@@ -128,7 +136,7 @@ export class PcmRenderer {
       if (!this.tx.intake()) flags |= INT_NEEDS_RESET;
       for (const p of this.playback) {
         if (s.streams[p.id].state !== STATE_RUNNING) continue;
-        p.render(mixL, mixR, this.mixed, blockStart);
+        if (p.render(mixL, mixR, this.mixed, blockStart) || this.mixed) this.mayClip = true;
         this.mixed = true;
       }
       if (this.tx.queue.shouldInterrupt()) flags |= INT_VRING;
@@ -179,7 +187,10 @@ export class PcmRenderer {
     this.captureGain.apply(inp, QUANTUM, 2, this.s.captureGain);
   }
 
-  /** Playback gain on the mix, then the node's output (when it is not the mix) and the tap. */
+  /**
+   * Playback gain on the mix, clamped to [-1, 1] when it may have left it,
+   * then the node's output (when it is not the mix) and the tap.
+   */
   private writeOutputs(
     out: Float32Array[] | undefined,
     l: Float32Array,
@@ -187,6 +198,10 @@ export class PcmRenderer {
     direct: boolean,
   ): void {
     this.playbackGain.applyPlanar(l, r, QUANTUM, this.s.playbackGain);
+    if (this.mayClip) {
+      clampUnit(l, QUANTUM);
+      clampUnit(r, QUANTUM);
+    }
     if (out && out.length > 0) {
       if (direct) {
         for (let c = 2; c < out.length; c++) out[c].fill(0);
@@ -200,5 +215,14 @@ export class PcmRenderer {
       }
     }
     writeTap(this.s, l, r, QUANTUM);
+  }
+}
+
+/** Clamps the first `n` samples of `buf` to [-1, 1] (values inside are left bit for bit). */
+function clampUnit(buf: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const x = buf[i];
+    if (x > 1) buf[i] = 1;
+    else if (x < -1) buf[i] = -1;
   }
 }

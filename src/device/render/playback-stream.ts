@@ -51,8 +51,10 @@ export class PlaybackStream extends StreamCore {
   /**
    * Renders one quantum of the (running) stream into the left/right mix:
    * added to it, or written over it when `add` is false (the first stream).
+   * Returns true when what it added may lie outside [-1, 1] (it went through
+   * the resampler): the renderer then clamps the mix.
    */
-  render(mixL: Float32Array, mixR: Float32Array, add: boolean, blockStart: number): void {
+  render(mixL: Float32Array, mixR: Float32Array, add: boolean, blockStart: number): boolean {
     this.blockStart = blockStart;
     if (this.refresh()) this.sync();
     if (this.direct && this.resampler.bypass) {
@@ -84,6 +86,7 @@ export class PlaybackStream extends StreamCore {
       this.mixInterleaved(out, QUANTUM, mixL, mixR, 0, add);
     }
     this.slot.peak = this.peak;
+    return !this.resampler.bypass;
   }
 
   /**
