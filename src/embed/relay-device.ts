@@ -70,7 +70,12 @@ const INNER_CTL_QUEUE = 64;
 export interface RelayOptions extends Omit<VirtioSndDeviceOptions, 'memory'> {
   /** The guest's RAM as it is now (an emulator may replace its buffer). */
   guestMemory: () => GuestMemory;
-  /** Size of the SharedArrayBuffer holding the inner rings and message copies (default 8 MiB). */
+  /**
+   * Size of the SharedArrayBuffer holding the inner rings, the control area
+   * and the I/O message copies (default 8 MiB; at least the control area,
+   * about 72 KiB with the default controls, plus 256 KiB). Messages that do
+   * not fit now wait; one larger than the whole heap gets IO_ERR.
+   */
   relayBytes?: number;
   /**
    * Descriptors in each inner TX/RX queue (default 256, a power of two from 4
