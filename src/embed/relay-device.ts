@@ -230,6 +230,15 @@ export class RelayDevice implements VirtioDevice {
   }
 
   activate(queues: readonly (QueueSetup | null)[]): boolean {
+    // DRIVER_OK is an MMIO write too: a bug here must not throw into the emulator.
+    let ok = false;
+    this.guarded(() => {
+      ok = this.start(queues);
+    });
+    return ok;
+  }
+
+  private start(queues: readonly (QueueSetup | null)[]): boolean {
     const opts = {
       eventIdx: hasFeature(this.features, VIRTIO_F_EVENT_IDX),
       indirect: hasFeature(this.features, VIRTIO_F_INDIRECT_DESC),

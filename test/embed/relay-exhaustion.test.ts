@@ -114,6 +114,23 @@ describe('relay heap exhaustion (issue 15 #1)', () => {
     expect(g.relay!.stats().faults).toBe(0);
   });
 
+  it('a TX message of aliased segments past 64 MiB gets BAD_MSG, as from the device itself', () => {
+    const g = new SndGuest({ relay: {} }, 40 << 20).init();
+    params(g, 0, 4096, 4);
+    const region = g.alloc.alloc(33 << 20, 8);
+    const c = g.chain(2, [
+      { len: 4, write: false, data: new Uint8Array(4) },
+      { addr: region, len: 33 << 20, write: false },
+      { addr: region, len: 33 << 20, write: false },
+      { len: 8, write: true },
+    ]);
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_START, 0)).toBe(OK);
+    g.render(2);
+    expect(g.used[2].get(c.token)).toBe(8);
+    expect(g.mem.readU32(c.addrs[3])).toBe(P.VIRTIO_SND_S_BAD_MSG);
+    expect(g.relay!.stats()).toMatchObject({ refused: 1, faults: 0 });
+  });
+
   it('a control request with a 9 MiB response buffer is answered in full', () => {
     const g = new SndGuest({ relay: {} }, 16 << 20).init();
     const r = g.query(P.VIRTIO_SND_R_PCM_INFO, 0, 2, 32, 9 << 20);
