@@ -10,8 +10,8 @@
  * inner control plane is synchronous); TX/RX messages are copied into inner
  * messages, and each guest message completes when the inner one does, so
  * completions stay timed by the audio thread that plays the inner device.
- * TX/RX messages are io-relay.ts's part: a TX message is copied only shortly
- * before it plays (tx-holdback.ts).
+ * Control requests are ctl-relay.ts's part; TX/RX messages are io-relay.ts's:
+ * a TX message is copied only shortly before it plays (tx-holdback.ts).
  *
  * Nothing here throws into the emulator (an exception out of an MMIO write
  * or a poll stops v86's loop): what the relay cannot carry is answered with a
@@ -23,19 +23,13 @@
 import {
   DeviceConfigError,
   EventBacklog,
-  MAX_REQUEST_BYTES,
   type StreamView,
   VirtioSndDevice,
   type VirtioSndDeviceOptions,
 } from '../device/index.ts';
 import {
   EVENT,
-  PCM_HDR,
   VIRTIO_SND_F_CTLS,
-  VIRTIO_SND_R_PCM_PREPARE,
-  VIRTIO_SND_R_PCM_RELEASE,
-  VIRTIO_SND_S_IO_ERR,
-  VIRTIO_SND_S_OK,
   VIRTIO_SND_VQ_CONTROL,
   VIRTIO_SND_VQ_EVENT,
   VIRTIO_SND_VQ_MAX,
@@ -56,13 +50,14 @@ import { GuestHeap } from '../virtio/heap.ts';
 import { GuestMemory } from '../virtio/memory.ts';
 import { VirtioMmioTransport } from '../virtio/mmio.ts';
 import { MmioDriver } from '../virtio/mmio-driver.ts';
+import { CtlRelay, ctlAreaBytes } from './ctl-relay.ts';
 import { GuestRings } from './guest-rings.ts';
 import { IoRelay, type IoRelayStats, type Relayed } from './io-relay.ts';
 import { DEFAULT_TX_LEAD_MS, TxHoldback } from './tx-holdback.ts';
 
 /** Event buffers kept posted on the inner event queue. */
 const EVENT_BUFFERS = 16;
-/** Heap the relay needs besides the control area: inner rings, and room for messages. */
+/** Heap the relay needs after the control area: inner rings, and room for messages. */
 const MIN_HEAP_BYTES = 256 << 10;
 /** Size of the inner control and event queues. */
 const INNER_CTL_QUEUE = 64;
@@ -121,20 +116,10 @@ export class RelayDevice implements VirtioDevice {
   private readonly innerDrv: MmioDriver;
   /** Inner rings and I/O message copies, in the relay's SharedArrayBuffer after the control area. */
   private readonly heap: GuestHeap;
-  /**
-   * The inner copy of one control request sits at offset 0 of the relay's
-   * buffer (MAX_REQUEST_BYTES + 1 bytes), its response room at ctlResponseAt
-   * (the inner device's longest answer), both before the heap: requests are
-   * relayed one at a time, and reserved room means a command (RELEASE, which
-   * frees the heap) never waits for room that I/O messages hold.
-   */
-  private readonly ctlResponseAt: number;
-  private readonly ctlResponseBytes: number;
-  /** The last notify stopped at its budget with requests left: poll() goes on. */
-  private controlMore = false;
+  /** The control half: requests to the inner device and answers back. */
+  private readonly ctl: CtlRelay;
   private faults = 0;
-  /** Our control and event queues to the inner device (the I/O ones are IoRelay's). */
-  private innerCtl: DriverQueue<number> | null = null;
+  /** Our event queue to the inner device (the others are CtlRelay's and IoRelay's). */
   private innerEvt: DriverQueue<number> | null = null;
   /** Inner events waiting for guest event buffers: bounded as the inner device's own backlog. */
   private readonly pendingEvents = new EventBacklog();
@@ -160,16 +145,6 @@ export class RelayDevice implements VirtioDevice {
     const memory = new SharedArrayBuffer(relayBytes ?? 8 << 20);
     this.innerMem = new GuestMemory(memory);
     this.inner = new VirtioSndDevice({ ...deviceOpts, memory });
-    // A request longer than the device takes stays longer (it answers BAD_MSG).
-    this.ctlResponseAt = MAX_REQUEST_BYTES + 8;
-    this.ctlResponseBytes = this.inner.maxResponseBytes;
-    const heapBase = Math.ceil((this.ctlResponseAt + this.ctlResponseBytes) / 4096) * 4096;
-    if (memory.byteLength < heapBase + MIN_HEAP_BYTES) {
-      throw new DeviceConfigError(
-        `relayBytes must be at least ${heapBase + MIN_HEAP_BYTES} for this device, got ${memory.byteLength}`,
-      );
-    }
-    this.heap = new GuestHeap(heapBase, memory.byteLength);
     this.innerTransport = new VirtioMmioTransport(this.inner, {
       onInterrupt: (level) => {
         if (!level) return;
@@ -178,11 +153,23 @@ export class RelayDevice implements VirtioDevice {
       },
     });
     this.innerDrv = new MmioDriver(this.innerTransport, this.innerMem);
+    // The heap starts after the control area, whose size depends on the inner device.
+    const maxResponse = this.inner.maxResponseBytes;
+    const base = Math.ceil(ctlAreaBytes(maxResponse) / 4096) * 4096;
+    if (memory.byteLength < base + MIN_HEAP_BYTES) {
+      throw new DeviceConfigError(
+        `relayBytes must be at least ${base + MIN_HEAP_BYTES} for this device, got ${memory.byteLength}`,
+      );
+    }
+    this.heap = new GuestHeap(base, memory.byteLength);
     this.io = new IoRelay(
       this.guest,
       this.innerMem,
       this.heap,
       new TxHoldback<Relayed>(this.inner.streamViews, txLeadMs),
+    );
+    this.ctl = new CtlRelay(this.guest, this.innerMem, this.innerDrv, this.io, maxResponse, () =>
+      this.serviceIfPending(),
     );
   }
 
@@ -250,7 +237,7 @@ export class RelayDevice implements VirtioDevice {
     drv.negotiate(this.features & featureBit(VIRTIO_SND_F_CTLS));
     // Permanent allocations first (MIN_HEAP_BYTES leaves room for them): the
     // I/O relay then knows the largest message copy the heap can ever hold.
-    this.innerCtl = drv.setupQueue<number>(VIRTIO_SND_VQ_CONTROL, INNER_CTL_QUEUE, this.heap);
+    const ctl = drv.setupQueue<number>(VIRTIO_SND_VQ_CONTROL, INNER_CTL_QUEUE, this.heap);
     this.innerEvt = drv.setupQueue<number>(VIRTIO_SND_VQ_EVENT, INNER_CTL_QUEUE, this.heap);
     const tx = drv.setupQueue<Relayed>(VIRTIO_SND_VQ_TX, this.innerQueueSize, this.heap);
     const rx = drv.setupQueue<Relayed>(VIRTIO_SND_VQ_RX, this.innerQueueSize, this.heap);
@@ -258,6 +245,7 @@ export class RelayDevice implements VirtioDevice {
       this.heap.alloc(EVENT.size, 8),
     );
     this.io.activate(tx, rx);
+    this.ctl.activate(ctl);
     drv.driverOk();
     const evt = this.innerEvt;
     this.innerEventBufs.forEach((addr, i) => {
@@ -291,11 +279,10 @@ export class RelayDevice implements VirtioDevice {
 
   reset(): void {
     this.active = false;
-    this.controlMore = false;
     this.guest.disable();
     this.pendingEvents.clear();
     this.io.reset();
-    this.innerCtl = null;
+    this.ctl.activate(null);
     this.innerEvt = null;
     this.innerDrv.reset();
   }
@@ -305,78 +292,15 @@ export class RelayDevice implements VirtioDevice {
   private relayControl(): void {
     this.busy = true;
     try {
-      this.relayRequests();
+      this.ctl.relay();
     } finally {
       this.busy = false;
     }
-    if (this.servicePending) {
-      this.servicePending = false;
-      this.serviceInner();
-    }
+    this.serviceIfPending();
   }
 
-  private relayRequests(): void {
-    const ctl = this.innerCtl;
-    if (!ctl) return;
-    const mem = this.guest.mem();
-    const q = this.guest.queue(VIRTIO_SND_VQ_CONTROL);
-    const c = this.guest.chain(VIRTIO_SND_VQ_CONTROL);
-    const req = 0;
-    const resp = this.ctlResponseAt;
-    // One notify answers at most a queue's worth (what was available); poll() does the rest.
-    let budget = q.size;
-    this.controlMore = false;
-    while (q.popValid(c)) {
-      // A command must find every message the guest queued before it (RELEASE returns them).
-      this.io.beforeCommand();
-      // Only what the inner device reads and writes is copied, whatever the guest
-      // offers: one byte past the longest request it takes, and no more room than
-      // its longest answer (a 9 MiB response buffer gets the same answer as a
-      // 100-byte one).
-      const readBytes = Math.min(c.readBytes, MAX_REQUEST_BYTES + 1);
-      const room = Math.min(c.writeBytes, this.ctlResponseBytes);
-      let len = 0;
-      if (readBytes > 0 && room > 0) {
-        c.copyFromReadable(mem, 0, this.innerMem.bytes(req, readBytes), 0, readBytes);
-        ctl.add(
-          [
-            { addr: req, len: readBytes },
-            { addr: resp, len: room },
-          ],
-          1,
-          0,
-        );
-        this.innerDrv.notify(VIRTIO_SND_VQ_CONTROL);
-        if (ctl.getBuf() !== undefined) {
-          len = ctl.lastLen;
-          this.afterCommand(req, readBytes, resp, len);
-        } else {
-          // The inner device answers synchronously; if it did not, say so.
-          this.innerMem.writeU32(resp, VIRTIO_SND_S_IO_ERR);
-          len = Math.min(4, room);
-        }
-        c.copyToWritable(mem, 0, this.innerMem.bytes(resp, len), 0, len);
-      }
-      q.pushUsed(c.head, len);
-      if (--budget === 0) {
-        this.controlMore = q.available() > 0;
-        break;
-      }
-    }
-    this.guest.signal(q);
-  }
-
-  /** Bookkeeping after the inner device answered a request, before the guest sees the answer. */
-  private afterCommand(req: number, readBytes: number, resp: number, len: number): void {
-    const ok = len >= 4 && this.innerMem.readU32(resp) === VIRTIO_SND_S_OK;
-    if (ok && readBytes === PCM_HDR.size) {
-      const code = this.innerMem.readU32(req);
-      const id = this.innerMem.readU32(req + PCM_HDR.streamId);
-      if (code === VIRTIO_SND_R_PCM_PREPARE) this.io.prepared(id);
-      // RELEASE returns every message of the stream, those still waiting here too.
-      if (code === VIRTIO_SND_R_PCM_RELEASE) this.io.released(id);
-    }
-    // Messages the command returned (RELEASE) reach the guest before its response.
+  /** Handles the inner interrupts that arrived while we drove the inner device. */
+  private serviceIfPending(): void {
     if (this.servicePending) {
       this.servicePending = false;
       this.serviceInner();
@@ -392,7 +316,7 @@ export class RelayDevice implements VirtioDevice {
   poll(): void {
     if (!this.active) return;
     this.guarded(() => {
-      if (this.controlMore) this.relayControl();
+      if (this.ctl.more) this.relayControl();
       this.io.poll();
     });
   }
