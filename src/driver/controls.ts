@@ -7,15 +7,21 @@
 import {
   CTL_HDR,
   CTL_INFO,
+  CTL_MAX_COUNT,
   CTL_VALUE,
+  ctlValueLength,
   decodeCtlInfo,
+  decodeCtlValue,
+  encodeCtlValue,
   QUERY_INFO,
   VIRTIO_SND_CTL_ACCESS_READ,
   VIRTIO_SND_CTL_ACCESS_TLV_READ,
   VIRTIO_SND_CTL_ACCESS_WRITE,
   VIRTIO_SND_CTL_EVT_MASK_VALUE,
   VIRTIO_SND_CTL_TYPE_BOOLEAN,
+  VIRTIO_SND_CTL_TYPE_BYTES,
   VIRTIO_SND_CTL_TYPE_ENUMERATED,
+  VIRTIO_SND_CTL_TYPE_IEC958,
   VIRTIO_SND_CTL_TYPE_INTEGER,
   VIRTIO_SND_CTL_TYPE_INTEGER64,
   VIRTIO_SND_R_CTL_ENUM_ITEMS,
@@ -31,14 +37,6 @@ import { ArgumentError, DeviceError } from './errors.ts';
 export type ControlType = 'boolean' | 'integer' | 'integer64' | 'enumerated' | 'bytes' | 'iec958';
 
 const TYPES: ControlType[] = ['boolean', 'integer', 'integer64', 'enumerated', 'bytes', 'iec958'];
-const MAX_COUNT: Record<ControlType, number> = {
-  boolean: 128,
-  integer: 128,
-  integer64: 64,
-  enumerated: 128,
-  bytes: 512,
-  iec958: 1,
-};
 
 export interface CardControl {
   id: number;
@@ -47,7 +45,9 @@ export interface CardControl {
   role: number;
   type: ControlType;
   access: number;
+  /** Elements, as ctl_info says. read() and write() take `count` numbers, 176 for iec958 (its bytes). */
   count: number;
+  /** Range of each number: ctl_info's for integer and integer64 (exact within +-2^53), 0..1 boolean, 0..255 bytes and iec958. */
   min: number;
   max: number;
   step: number;
@@ -70,10 +70,11 @@ export async function queryControls(card: CardContext, count: number): Promise<C
     const c = decodeCtlInfo(info, id * CTL_INFO.size);
     const type = TYPES[c.type];
     if (!type) throw new DeviceError(`control ${id}: undefined type ${c.type}`);
-    if (c.count < 1 || c.count > MAX_COUNT[type]) {
+    if (c.count < 1 || c.count > CTL_MAX_COUNT[c.type]) {
       throw new DeviceError(`control ${id} (${c.name}): count ${c.count} out of range for ${type}`);
     }
     const v = c.value;
+    const range = (min: number, max: number, step = 1) => ({ min, max, step });
     const ctl: CardControl = {
       id,
       name: c.name,
@@ -82,9 +83,16 @@ export async function queryControls(card: CardContext, count: number): Promise<C
       type,
       access: c.access,
       count: c.count,
-      min: type === 'boolean' ? 0 : v.kind === 'integer' ? v.min : 0,
-      max: type === 'boolean' ? 1 : v.kind === 'integer' ? v.max : 0,
-      step: v.kind === 'integer' ? v.step : 1,
+      // decodeCtlInfo reads the union member the type names (integer64: le64 min/max/step).
+      ...(v.kind === 'integer'
+        ? range(v.min, v.max, v.step)
+        : v.kind === 'integer64'
+          ? range(Number(v.min), Number(v.max), Number(v.step))
+          : type === 'boolean'
+            ? range(0, 1)
+            : type === 'bytes' || type === 'iec958'
+              ? range(0, 255)
+              : range(0, 0)),
       items: [],
     };
     if (c.type === VIRTIO_SND_CTL_TYPE_ENUMERATED && v.kind === 'enumerated') {
@@ -135,32 +143,24 @@ export class ControlSet {
     const r = await this.card.ctl.send(bytes, 4 + CTL_VALUE.size);
     if (r.payload.length < CTL_VALUE.size) throw new DeviceError('CTL_READ answer too short');
     const v = new DataView(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength);
-    return Array.from({ length: c.count }, (_, k) =>
-      c.type === 'integer64'
-        ? Number(v.getBigInt64(8 * k, true))
-        : c.type === 'integer'
-          ? v.getInt32(4 * k, true)
-          : v.getUint32(4 * k, true),
-    );
+    return decodeCtlValue(v, 0, CONTROL_TYPE_CODES[c.type], c.count);
   }
 
   async write(id: number, values: readonly number[]): Promise<void> {
     const c = this.get(id);
     if (!(c.access & (1 << VIRTIO_SND_CTL_ACCESS_WRITE)))
       throw new ArgumentError(`${c.name} is not writable`);
-    if (values.length !== c.count) throw new ArgumentError(`${c.name} takes ${c.count} values`);
+    const length = ctlValueLength(CONTROL_TYPE_CODES[c.type], c.count);
+    if (values.length !== length) throw new ArgumentError(`${c.name} takes ${length} values`);
     for (const x of values) {
       const ok =
-        Number.isInteger(x) &&
+        Number.isSafeInteger(x) &&
         (c.type === 'enumerated' ? x >= 0 && x < c.items.length : x >= c.min && x <= c.max);
       if (!ok) throw new ArgumentError(`${c.name}: value ${x} out of range`);
     }
     const { bytes, view } = ctlRequest(VIRTIO_SND_R_CTL_WRITE, CTL_HDR.size + CTL_VALUE.size);
     view.setUint32(CTL_HDR.controlId, id, true);
-    values.forEach((x, k) => {
-      if (c.type === 'integer64') view.setBigInt64(CTL_HDR.size + 8 * k, BigInt(x), true);
-      else view.setUint32(CTL_HDR.size + 4 * k, x >>> 0, true);
-    });
+    encodeCtlValue(view, CTL_HDR.size, CONTROL_TYPE_CODES[c.type], values);
     await this.card.ctl.send(bytes, 4);
   }
 
@@ -184,9 +184,11 @@ export class ControlSet {
   }
 }
 
-export const CONTROL_TYPE_CODES = {
+export const CONTROL_TYPE_CODES: Record<ControlType, number> = {
   boolean: VIRTIO_SND_CTL_TYPE_BOOLEAN,
   integer: VIRTIO_SND_CTL_TYPE_INTEGER,
   integer64: VIRTIO_SND_CTL_TYPE_INTEGER64,
   enumerated: VIRTIO_SND_CTL_TYPE_ENUMERATED,
-} as const;
+  bytes: VIRTIO_SND_CTL_TYPE_BYTES,
+  iec958: VIRTIO_SND_CTL_TYPE_IEC958,
+};

@@ -2,14 +2,23 @@
  * The relay's TX/RX half: guest I/O messages become inner messages (copied
  * into the relay's SharedArrayBuffer) and inner completions become guest
  * completions. A TX message is held back until shortly before it plays
- * (tx-holdback.ts); messages that find the inner queue full wait in order in
- * a backlog. Nothing is dropped: every guest message is completed once.
+ * (tx-holdback.ts); messages that find the inner queue full, or the relay's
+ * heap without room for their copy, wait in order in a backlog and are
+ * retried as completions free room. Nothing is dropped: every guest message
+ * is completed once. What the relay cannot carry at all is answered here:
+ * a payload larger than any stream buffer with BAD_MSG (what the inner device
+ * would answer), a valid message larger than the whole heap with IO_ERR (the
+ * device failed to do I/O it was asked for, spec 5.14.6.8: status is OK or
+ * IO_ERR). Never throws: it runs inside the emulator's MMIO writes and polls.
  * Runs on the emulator's thread, beside RelayDevice.
  */
 
+import { MAX_BUFFER_BYTES } from '../device/index.ts';
 import {
   PCM_STATUS,
   PCM_XFER,
+  VIRTIO_SND_S_BAD_MSG,
+  VIRTIO_SND_S_IO_ERR,
   VIRTIO_SND_S_OK,
   VIRTIO_SND_VQ_RX,
   VIRTIO_SND_VQ_TX,
@@ -47,12 +56,24 @@ export interface IoRelayStats {
   heldMessages: number;
   /** The most TX messages held back at once. */
   heldMessagesPeak: number;
+  /** Messages waiting for room in the inner queue or the relay's heap. */
+  backlogged: number;
+  /** Messages the relay answered itself: too large for any stream (BAD_MSG) or for its heap (IO_ERR). */
+  refused: number;
 }
 
 export class IoRelay {
   private bytesRelayed = 0;
   private messagesRelayed = 0;
   private heldMessagesPeak = 0;
+  private refused = 0;
+  /**
+   * The largest inner copy the heap can ever hold (its free room once the
+   * rings and the control area are placed); a larger one would wait forever.
+   */
+  private messageRoom = 0;
+  private readonly status = new Uint8Array(STATUS_BYTES);
+  private readonly statusView = new DataView(this.status.buffer);
   /** Messages (by queue index) that found the inner queue full, oldest first. */
   private readonly backlog: Relayed[][] = [[], [], [], []];
   private readonly header = new Uint8Array(PCM_XFER.size);
@@ -67,10 +88,15 @@ export class IoRelay {
     private readonly holdback: TxHoldback<Relayed>,
   ) {}
 
-  /** The inner device is (re)started with these TX and RX queues. */
+  /**
+   * The inner device is (re)started with these TX and RX queues; call it
+   * after every permanent allocation from the heap is made.
+   */
   activate(tx: DriverQueue<Relayed>, rx: DriverQueue<Relayed>): void {
     this.inner[TXQ] = tx;
     this.inner[RXQ] = rx;
+    // Less 7 bytes: a block that does not start 8-aligned loses up to 7 to alignment.
+    this.messageRoom = Math.max(0, this.heap.largestFree - 7);
   }
 
   stats(): IoRelayStats {
@@ -79,6 +105,8 @@ export class IoRelay {
       messagesRelayed: this.messagesRelayed,
       heldMessages: this.heldMessages(),
       heldMessagesPeak: this.heldMessagesPeak,
+      backlogged: this.backlog[TXQ].length + this.backlog[RXQ].length,
+      refused: this.refused,
     };
   }
 
@@ -108,24 +136,31 @@ export class IoRelay {
   /** The inner device accepted RELEASE: complete, with OK, what of stream `id` still waits here. */
   released(id: number): void {
     const mem = this.guest.mem();
-    const status = new Uint8Array(STATUS_BYTES);
-    new DataView(status.buffer).setUint32(PCM_STATUS.status, VIRTIO_SND_S_OK, true);
     for (const qi of [TXQ, RXQ]) {
       const q = this.guest.queue(qi);
       const b = this.backlog[qi];
       const before = b.length;
       let kept = 0;
       for (const rel of b) {
-        if (this.streamOf(mem, rel.chain) !== id) {
-          b[kept++] = rel;
-          continue;
-        }
-        rel.chain.copyToWritable(mem, rel.chain.writeBytes - STATUS_BYTES, status, 0, STATUS_BYTES);
-        q.pushUsed(rel.chain.head, STATUS_BYTES);
+        if (this.streamOf(mem, rel.chain) !== id) b[kept++] = rel;
+        else this.answer(rel, VIRTIO_SND_S_OK);
       }
       b.length = kept;
       if (kept !== before) this.guest.signal(q);
     }
+  }
+
+  /**
+   * Completes a guest message here with `status` (latency_bytes 0) and used
+   * length 8: nothing captured. Every message the relay takes has at least 8
+   * writable bytes (pump() hands back shorter ones unused, as the device does).
+   */
+  private answer(rel: Relayed, status: number): void {
+    const c = rel.chain;
+    this.statusView.setUint32(PCM_STATUS.status, status, true);
+    this.statusView.setUint32(PCM_STATUS.latencyBytes, 0, true);
+    c.copyToWritable(this.guest.mem(), c.writeBytes - STATUS_BYTES, this.status, 0, STATUS_BYTES);
+    this.guest.queue(rel.q).pushUsed(c.head, STATUS_BYTES);
   }
 
   /** Completes the guest messages whose inner messages on queue `qi` came back. */
@@ -147,7 +182,8 @@ export class IoRelay {
         // latency_bytes: what the inner device still has, plus what waits here.
         if (len >= STATUS_BYTES && status >= w) {
           const latency = inner.readU32(status + 4) + this.holdback.heldBytes(rel.stream);
-          inner.writeU32(status + 4, latency >>> 0);
+          // Saturated: held messages may add up past 2^32 bytes.
+          inner.writeU32(status + 4, Math.min(latency, 0xffffffff));
         }
       }
       c.copyToWritable(mem, 0, inner.bytes(w, data), 0, data);
@@ -179,7 +215,8 @@ export class IoRelay {
     const q = this.guest.queue(qi);
     const c = this.guest.chain(qi);
     while (q.popValid(c)) {
-      if (c.readBytes === 0 || c.writeBytes === 0) {
+      // No room for a status: handed back unused, as the inner device would.
+      if (c.readBytes === 0 || c.writeBytes < STATUS_BYTES) {
         q.pushUsed(c.head, 0);
         continue;
       }
@@ -229,18 +266,32 @@ export class IoRelay {
       while (this.backlog[TXQ].length === 0 && iq.numFree >= 2) {
         const m = this.holdback.due(s);
         if (m === undefined) break;
-        this.handOver(m);
+        // No room in the heap: it waits at the head of the backlog, never dropped.
+        if (!this.handOver(m)) this.backlog[TXQ].push(m);
       }
     }
   }
 
-  /** Copies a guest message into a new inner one. False if the inner queue is full. */
+  /**
+   * Copies a guest message into a new inner one, or answers it here if the
+   * relay can never carry it. False if it must wait: the inner queue is full
+   * or the heap has no room for the copy now.
+   */
   private handOver(rel: Relayed): boolean {
     const iq = this.inner[rel.q];
     if (!iq || iq.numFree < 2) return false;
     const c = rel.chain;
+    const bytes = c.readBytes + c.writeBytes;
+    const pcm = rel.q === TXQ ? rel.payload : c.writeBytes - STATUS_BYTES;
+    if (pcm > MAX_BUFFER_BYTES || bytes > this.messageRoom) {
+      this.refused++;
+      this.answer(rel, pcm > MAX_BUFFER_BYTES ? VIRTIO_SND_S_BAD_MSG : VIRTIO_SND_S_IO_ERR);
+      this.guest.signal(this.guest.queue(rel.q));
+      return true;
+    }
+    const inner = this.heap.tryAlloc(bytes, 8);
+    if (inner < 0) return false;
     const mem = this.innerMem;
-    const inner = this.heap.alloc(c.readBytes + c.writeBytes, 8);
     c.copyFromReadable(this.guest.mem(), 0, mem.bytes(inner, c.readBytes), 0, c.readBytes);
     mem.fill(inner + c.readBytes, c.writeBytes);
     rel.inner = inner;

@@ -10,24 +10,26 @@
  * inner control plane is synchronous); TX/RX messages are copied into inner
  * messages, and each guest message completes when the inner one does, so
  * completions stay timed by the audio thread that plays the inner device.
- * TX/RX messages are io-relay.ts's part: a TX message is copied only shortly
- * before it plays (tx-holdback.ts).
+ * Control requests are ctl-relay.ts's part; TX/RX messages are io-relay.ts's:
+ * a TX message is copied only shortly before it plays (tx-holdback.ts).
+ *
+ * Nothing here throws into the emulator (an exception out of an MMIO write
+ * or a poll stops v86's loop): what the relay cannot carry is answered with a
+ * status, what does not fit now waits in order, and a bug is caught at the
+ * entry points, counted in stats().faults and reported to the guest as
+ * DEVICE_NEEDS_RESET.
  */
 
 import {
   DeviceConfigError,
+  EventBacklog,
   type StreamView,
   VirtioSndDevice,
   type VirtioSndDeviceOptions,
 } from '../device/index.ts';
 import {
   EVENT,
-  PCM_HDR,
   VIRTIO_SND_F_CTLS,
-  VIRTIO_SND_R_PCM_PREPARE,
-  VIRTIO_SND_R_PCM_RELEASE,
-  VIRTIO_SND_S_IO_ERR,
-  VIRTIO_SND_S_OK,
   VIRTIO_SND_VQ_CONTROL,
   VIRTIO_SND_VQ_EVENT,
   VIRTIO_SND_VQ_MAX,
@@ -48,19 +50,27 @@ import { GuestHeap } from '../virtio/heap.ts';
 import { GuestMemory } from '../virtio/memory.ts';
 import { VirtioMmioTransport } from '../virtio/mmio.ts';
 import { MmioDriver } from '../virtio/mmio-driver.ts';
+import { CtlRelay, ctlAreaBytes } from './ctl-relay.ts';
 import { GuestRings } from './guest-rings.ts';
 import { IoRelay, type IoRelayStats, type Relayed } from './io-relay.ts';
 import { DEFAULT_TX_LEAD_MS, TxHoldback } from './tx-holdback.ts';
 
 /** Event buffers kept posted on the inner event queue. */
 const EVENT_BUFFERS = 16;
+/** Heap the relay needs after the control area: inner rings, and room for messages. */
+const MIN_HEAP_BYTES = 256 << 10;
 /** Size of the inner control and event queues. */
 const INNER_CTL_QUEUE = 64;
 
 export interface RelayOptions extends Omit<VirtioSndDeviceOptions, 'memory'> {
   /** The guest's RAM as it is now (an emulator may replace its buffer). */
   guestMemory: () => GuestMemory;
-  /** Size of the SharedArrayBuffer holding the inner rings and message copies (default 8 MiB). */
+  /**
+   * Size of the SharedArrayBuffer holding the inner rings, the control area
+   * and the I/O message copies (default 8 MiB; at least the control area,
+   * about 72 KiB with the default controls, plus 256 KiB). Messages that do
+   * not fit now wait; one larger than the whole heap gets IO_ERR.
+   */
   relayBytes?: number;
   /**
    * Descriptors in each inner TX/RX queue (default 256, a power of two from 4
@@ -80,6 +90,10 @@ export interface RelayOptions extends Omit<VirtioSndDeviceOptions, 'memory'> {
 export interface RelayStats extends IoRelayStats {
   /** Inner events waiting for a guest event buffer. */
   pendingEvents: number;
+  /** Of those, the ones held one by one (the rest are counted: see EventBacklog). */
+  pendingEventEntries: number;
+  /** Exceptions caught at the relay's entry points (each set DEVICE_NEEDS_RESET); 0 unless a bug. */
+  faults: number;
 }
 
 export class RelayDevice implements VirtioDevice {
@@ -100,12 +114,15 @@ export class RelayDevice implements VirtioDevice {
   private readonly innerMem: GuestMemory;
   private readonly innerTransport: VirtioMmioTransport;
   private readonly innerDrv: MmioDriver;
-  /** Inner rings, control requests and I/O message copies, in the relay's SharedArrayBuffer. */
+  /** Inner rings and I/O message copies, in the relay's SharedArrayBuffer after the control area. */
   private readonly heap: GuestHeap;
-  /** Our control and event queues to the inner device (the I/O ones are IoRelay's). */
-  private innerCtl: DriverQueue<number> | null = null;
+  /** The control half: requests to the inner device and answers back. */
+  private readonly ctl: CtlRelay;
+  private faults = 0;
+  /** Our event queue to the inner device (the others are CtlRelay's and IoRelay's). */
   private innerEvt: DriverQueue<number> | null = null;
-  private readonly pendingEvents: [number, number][] = [];
+  /** Inner events waiting for guest event buffers: bounded as the inner device's own backlog. */
+  private readonly pendingEvents = new EventBacklog();
   private innerEventBufs: number[] = [];
   private readonly innerQueueSize: number;
 
@@ -127,7 +144,6 @@ export class RelayDevice implements VirtioDevice {
     this.guest = new GuestRings(guestMemory);
     const memory = new SharedArrayBuffer(relayBytes ?? 8 << 20);
     this.innerMem = new GuestMemory(memory);
-    this.heap = new GuestHeap(0, memory.byteLength);
     this.inner = new VirtioSndDevice({ ...deviceOpts, memory });
     this.innerTransport = new VirtioMmioTransport(this.inner, {
       onInterrupt: (level) => {
@@ -137,11 +153,23 @@ export class RelayDevice implements VirtioDevice {
       },
     });
     this.innerDrv = new MmioDriver(this.innerTransport, this.innerMem);
+    // The heap starts after the control area, whose size depends on the inner device.
+    const maxResponse = this.inner.maxResponseBytes;
+    const base = Math.ceil(ctlAreaBytes(maxResponse) / 4096) * 4096;
+    if (memory.byteLength < base + MIN_HEAP_BYTES) {
+      throw new DeviceConfigError(
+        `relayBytes must be at least ${base + MIN_HEAP_BYTES} for this device, got ${memory.byteLength}`,
+      );
+    }
+    this.heap = new GuestHeap(base, memory.byteLength);
     this.io = new IoRelay(
       this.guest,
       this.innerMem,
       this.heap,
       new TxHoldback<Relayed>(this.inner.streamViews, txLeadMs),
+    );
+    this.ctl = new CtlRelay(this.guest, this.innerMem, this.innerDrv, this.io, maxResponse, () =>
+      this.serviceIfPending(),
     );
   }
 
@@ -152,7 +180,12 @@ export class RelayDevice implements VirtioDevice {
 
   /** What the relay has moved and holds (for the relay's cost, tests and the guest page). */
   stats(): RelayStats {
-    return { ...this.io.stats(), pendingEvents: this.pendingEvents.length };
+    return {
+      ...this.io.stats(),
+      pendingEvents: this.pendingEvents.size,
+      pendingEventEntries: this.pendingEvents.entries,
+      faults: this.faults,
+    };
   }
 
   // ---- VirtioDevice (the guest's side) -----------------------------------
@@ -184,6 +217,15 @@ export class RelayDevice implements VirtioDevice {
   }
 
   activate(queues: readonly (QueueSetup | null)[]): boolean {
+    // DRIVER_OK is an MMIO write too: a bug here must not throw into the emulator.
+    let ok = false;
+    this.guarded(() => {
+      ok = this.start(queues);
+    });
+    return ok;
+  }
+
+  private start(queues: readonly (QueueSetup | null)[]): boolean {
     const opts = {
       eventIdx: hasFeature(this.features, VIRTIO_F_EVENT_IDX),
       indirect: hasFeature(this.features, VIRTIO_F_INDIRECT_DESC),
@@ -193,17 +235,19 @@ export class RelayDevice implements VirtioDevice {
     this.heap.reset();
     const drv = this.innerDrv;
     drv.negotiate(this.features & featureBit(VIRTIO_SND_F_CTLS));
-    this.innerCtl = drv.setupQueue<number>(VIRTIO_SND_VQ_CONTROL, INNER_CTL_QUEUE, this.heap);
+    // Permanent allocations first (MIN_HEAP_BYTES leaves room for them): the
+    // I/O relay then knows the largest message copy the heap can ever hold.
+    const ctl = drv.setupQueue<number>(VIRTIO_SND_VQ_CONTROL, INNER_CTL_QUEUE, this.heap);
     this.innerEvt = drv.setupQueue<number>(VIRTIO_SND_VQ_EVENT, INNER_CTL_QUEUE, this.heap);
-    this.io.activate(
-      drv.setupQueue<Relayed>(VIRTIO_SND_VQ_TX, this.innerQueueSize, this.heap),
-      drv.setupQueue<Relayed>(VIRTIO_SND_VQ_RX, this.innerQueueSize, this.heap),
-    );
-    drv.driverOk();
-    const evt = this.innerEvt;
+    const tx = drv.setupQueue<Relayed>(VIRTIO_SND_VQ_TX, this.innerQueueSize, this.heap);
+    const rx = drv.setupQueue<Relayed>(VIRTIO_SND_VQ_RX, this.innerQueueSize, this.heap);
     this.innerEventBufs = Array.from({ length: EVENT_BUFFERS }, () =>
       this.heap.alloc(EVENT.size, 8),
     );
+    this.io.activate(tx, rx);
+    this.ctl.activate(ctl);
+    drv.driverOk();
+    const evt = this.innerEvt;
     this.innerEventBufs.forEach((addr, i) => {
       evt.add([{ addr, len: EVENT.size }], 0, i);
     });
@@ -217,17 +261,28 @@ export class RelayDevice implements VirtioDevice {
 
   queueNotify(index: number): void {
     if (!this.active) return;
-    if (index === VIRTIO_SND_VQ_CONTROL) this.relayControl();
-    else if (index === VIRTIO_SND_VQ_EVENT) this.deliverEvents();
+    if (index === VIRTIO_SND_VQ_CONTROL) this.guarded(() => this.relayControl());
+    else if (index === VIRTIO_SND_VQ_EVENT) this.guarded(() => this.deliverEvents());
     else this.poll();
+  }
+
+  /** Runs an entry point's work; a bug becomes DEVICE_NEEDS_RESET, never an exception in the emulator. */
+  private guarded(work: () => void): void {
+    try {
+      work();
+    } catch {
+      this.faults++;
+      this.busy = false;
+      this.guest.needsReset();
+    }
   }
 
   reset(): void {
     this.active = false;
     this.guest.disable();
-    this.pendingEvents.length = 0;
+    this.pendingEvents.clear();
     this.io.reset();
-    this.innerCtl = null;
+    this.ctl.activate(null);
     this.innerEvt = null;
     this.innerDrv.reset();
   }
@@ -237,66 +292,15 @@ export class RelayDevice implements VirtioDevice {
   private relayControl(): void {
     this.busy = true;
     try {
-      this.relayRequests();
+      this.ctl.relay();
     } finally {
       this.busy = false;
     }
-    if (this.servicePending) {
-      this.servicePending = false;
-      this.serviceInner();
-    }
+    this.serviceIfPending();
   }
 
-  private relayRequests(): void {
-    const ctl = this.innerCtl;
-    if (!ctl) return;
-    const mem = this.guest.mem();
-    const q = this.guest.queue(VIRTIO_SND_VQ_CONTROL);
-    const c = this.guest.chain(VIRTIO_SND_VQ_CONTROL);
-    while (q.popValid(c)) {
-      // A command must find every message the guest queued before it (RELEASE returns them).
-      this.io.beforeCommand();
-      const addr = this.heap.alloc(Math.max(1, c.readBytes + c.writeBytes), 8);
-      const req = this.innerMem.bytes(addr, c.readBytes);
-      c.copyFromReadable(mem, 0, req, 0, c.readBytes);
-      let len = 0;
-      if (c.readBytes > 0 && c.writeBytes > 0) {
-        ctl.add(
-          [
-            { addr, len: c.readBytes },
-            { addr: addr + c.readBytes, len: c.writeBytes },
-          ],
-          1,
-          0,
-        );
-        this.innerDrv.notify(VIRTIO_SND_VQ_CONTROL);
-        if (ctl.getBuf() !== undefined) {
-          len = ctl.lastLen;
-          this.afterCommand(addr, c.readBytes, len);
-        } else {
-          // The inner device answers synchronously; if it did not, say so.
-          this.innerMem.writeU32(addr + c.readBytes, VIRTIO_SND_S_IO_ERR);
-          len = Math.min(4, c.writeBytes);
-        }
-        c.copyToWritable(mem, 0, this.innerMem.bytes(addr + c.readBytes, len), 0, len);
-      }
-      this.heap.release(addr);
-      q.pushUsed(c.head, len);
-    }
-    this.guest.signal(q);
-  }
-
-  /** Bookkeeping after the inner device answered a request, before the guest sees the answer. */
-  private afterCommand(addr: number, readBytes: number, len: number): void {
-    const ok = len >= 4 && this.innerMem.readU32(addr + readBytes) === VIRTIO_SND_S_OK;
-    if (ok && readBytes === PCM_HDR.size) {
-      const code = this.innerMem.readU32(addr);
-      const id = this.innerMem.readU32(addr + PCM_HDR.streamId);
-      if (code === VIRTIO_SND_R_PCM_PREPARE) this.io.prepared(id);
-      // RELEASE returns every message of the stream, those still waiting here too.
-      if (code === VIRTIO_SND_R_PCM_RELEASE) this.io.released(id);
-    }
-    // Messages the command returned (RELEASE) reach the guest before its response.
+  /** Handles the inner interrupts that arrived while we drove the inner device. */
+  private serviceIfPending(): void {
     if (this.servicePending) {
       this.servicePending = false;
       this.serviceInner();
@@ -305,14 +309,24 @@ export class RelayDevice implements VirtioDevice {
 
   // ---- TX/RX: copied into inner messages ------------------------------------
 
-  /** Takes new guest TX/RX messages (the guest may not kick: MSG_POLLING). Call often. */
+  /**
+   * Takes new guest TX/RX messages (the guest may not kick: MSG_POLLING), and
+   * control requests a notify left. Call often.
+   */
   poll(): void {
     if (!this.active) return;
-    this.io.poll();
+    this.guarded(() => {
+      if (this.ctl.more) this.relayControl();
+      this.io.poll();
+    });
   }
 
   /** The inner device returned buffers: complete the guest's messages and forward events. */
   private serviceInner(): void {
+    this.guarded(() => this.collectInner());
+  }
+
+  private collectInner(): void {
     this.innerDrv.ackInterrupt();
     if (!this.active) return;
     if (this.innerDrv.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {
@@ -327,10 +341,10 @@ export class RelayDevice implements VirtioDevice {
     for (let t = eq?.getBuf(); eq && t !== undefined; t = eq.getBuf()) {
       const addr = this.innerEventBufs[t];
       if (eq.lastLen >= EVENT.size) {
-        this.pendingEvents.push([
+        this.pendingEvents.push(
           this.innerMem.readU32(addr + EVENT.code),
           this.innerMem.readU32(addr + EVENT.data),
-        ]);
+        );
       }
       eq.add([{ addr, len: EVENT.size }], 0, t);
       reposted = true;
@@ -342,20 +356,21 @@ export class RelayDevice implements VirtioDevice {
 
   /** Fills the guest's posted event buffers with pending events, oldest first. */
   private deliverEvents(): void {
-    if (!this.active || this.pendingEvents.length === 0) return;
+    const w = this.pendingEvents;
+    if (!this.active || w.size === 0) return;
     const mem = this.guest.mem();
     const q = this.guest.queue(VIRTIO_SND_VQ_EVENT);
     const c = this.guest.chain(VIRTIO_SND_VQ_EVENT);
     const bytes = new Uint8Array(EVENT.size);
     const view = new DataView(bytes.buffer);
-    while (this.pendingEvents.length > 0 && q.popValid(c)) {
+    while (w.size > 0 && q.popValid(c)) {
       if (c.readCount !== 0 || c.writeBytes < EVENT.size) {
         q.pushUsed(c.head, 0);
         continue;
       }
-      const [code, data] = this.pendingEvents.shift()!;
-      view.setUint32(EVENT.code, code, true);
-      view.setUint32(EVENT.data, data, true);
+      w.take();
+      view.setUint32(EVENT.code, w.code, true);
+      view.setUint32(EVENT.data, w.data, true);
       c.copyToWritable(mem, 0, bytes, 0, EVENT.size);
       q.pushUsed(c.head, EVENT.size);
     }

@@ -5,4 +5,5 @@
  */
 
 export * from './constants.ts';
+export * from './ctl-value.ts';
 export * from './structs.ts';

@@ -40,6 +40,11 @@ export class GuestHeap implements Allocator {
     return this.free.reduce((a, b) => a + b.size, 0);
   }
 
+  /** The largest single free block: the largest allocation that can succeed now (alignment aside). */
+  get largestFree(): number {
+    return this.free.reduce((a, b) => Math.max(a, b.size), 0);
+  }
+
   /** Bytes handed out and not released. */
   get inUse(): number {
     let n = 0;

@@ -2,23 +2,32 @@
  * Control elements (VIRTIO 1.3, VIRTIO_SND_F_CTLS): CTL_INFO, CTL_ENUM_ITEMS,
  * CTL_READ, CTL_WRITE and the TLV requests, over a small set of elements. The
  * defaults are the mixer a guest expects: Master Playback Volume/Switch and
- * Capture Volume/Switch, in 0.5 dB steps, applied by the renderer.
+ * Capture Volume/Switch, in 0.5 dB steps, applied by the renderer. A host may
+ * add elements of every type; values are coded as virtio_snd.h codes them
+ * (snd/ctl-value.ts).
  */
 
 import {
   CTL_ENUM_ITEM,
   CTL_HDR,
   CTL_INFO,
+  CTL_MAX_COUNT,
   CTL_VALUE,
+  ctlValueLength,
+  decodeCtlValue,
   encodeCtlInfo,
+  encodeCtlValue,
   VIRTIO_SND_CTL_ACCESS_READ,
   VIRTIO_SND_CTL_ACCESS_TLV_READ,
   VIRTIO_SND_CTL_ACCESS_WRITE,
   VIRTIO_SND_CTL_ROLE_MUTE,
   VIRTIO_SND_CTL_ROLE_VOLUME,
   VIRTIO_SND_CTL_TYPE_BOOLEAN,
+  VIRTIO_SND_CTL_TYPE_BYTES,
   VIRTIO_SND_CTL_TYPE_ENUMERATED,
+  VIRTIO_SND_CTL_TYPE_IEC958,
   VIRTIO_SND_CTL_TYPE_INTEGER,
+  VIRTIO_SND_CTL_TYPE_INTEGER64,
   VIRTIO_SND_D_INPUT,
   VIRTIO_SND_D_OUTPUT,
   VIRTIO_SND_R_CTL_ENUM_ITEMS,
@@ -32,7 +41,7 @@ import {
   VIRTIO_SND_S_NOT_SUPP,
   VIRTIO_SND_S_OK,
 } from '../../snd/protocol.ts';
-import { answerQueryInfo } from './control-info.ts';
+import { answerQueryInfo, queryInfoMaxBytes } from './control-info.ts';
 import type { ControlRequest, ControlResponse } from './control-queue.ts';
 
 /** ALSA's SNDRV_CTL_TLVT_DB_SCALE: {min in 0.01 dB, step in 0.01 dB | mute flag}. */
@@ -44,13 +53,15 @@ export interface ControlConfig {
   index?: number;
   /** Encoded role (ROLE << 1 | direction), 0 for undefined. */
   role?: number;
-  type: 'boolean' | 'integer' | 'enumerated';
+  type: 'boolean' | 'integer' | 'integer64' | 'enumerated' | 'bytes' | 'iec958';
+  /** Elements (1 by default; at most 128, 64 for integer64, 512 for bytes, 1 for iec958). */
   count?: number;
+  /** integer and integer64 (safe integers): the range and the step (0: any). */
   min?: number;
   max?: number;
   step?: number;
   items?: readonly string[];
-  /** Initial values (count of them); default min / 0. */
+  /** Initial values (count of them, 176 bytes for iec958); default min / 0. */
   values?: readonly number[];
   /** A dB scale for integer volumes: value v means minDb + v * stepDb (0.01 dB units). */
   dbScale?: { min: number; step: number; mute: boolean };
@@ -88,8 +99,13 @@ export const DEFAULT_CONTROLS: readonly ControlConfig[] = [
 const TYPE_CODE = {
   boolean: VIRTIO_SND_CTL_TYPE_BOOLEAN,
   integer: VIRTIO_SND_CTL_TYPE_INTEGER,
+  integer64: VIRTIO_SND_CTL_TYPE_INTEGER64,
   enumerated: VIRTIO_SND_CTL_TYPE_ENUMERATED,
+  bytes: VIRTIO_SND_CTL_TYPE_BYTES,
+  iec958: VIRTIO_SND_CTL_TYPE_IEC958,
 } as const;
+
+const isRanged = (t: ControlConfig['type']) => t === 'integer' || t === 'integer64';
 
 interface Element {
   cfg: ControlConfig;
@@ -106,8 +122,9 @@ export class ControlConfigError extends RangeError {
 function buildElement(cfg: ControlConfig, i: number): Element {
   const f = `controls[${i}] (${cfg.name})`;
   const count = cfg.count ?? 1;
-  const maxCount =
-    cfg.type === 'integer' || cfg.type === 'boolean' || cfg.type === 'enumerated' ? 128 : 1;
+  const type = TYPE_CODE[cfg.type];
+  if (type === undefined) throw new ControlConfigError(`${f}: unknown type ${cfg.type}`);
+  const maxCount = CTL_MAX_COUNT[type];
   if (!Number.isInteger(count) || count < 1 || count > maxCount) {
     throw new ControlConfigError(`${f}: count must be 1..${maxCount}`);
   }
@@ -117,11 +134,14 @@ function buildElement(cfg: ControlConfig, i: number): Element {
   if (cfg.type === 'enumerated' && (!cfg.items || cfg.items.length === 0)) {
     throw new ControlConfigError(`${f}: an enumerated control needs items`);
   }
-  if (
-    cfg.type === 'integer' &&
-    (cfg.min === undefined || cfg.max === undefined || cfg.min > cfg.max)
-  ) {
-    throw new ControlConfigError(`${f}: an integer control needs min <= max`);
+  if (isRanged(cfg.type)) {
+    const { min, max } = cfg;
+    const limit = cfg.type === 'integer' ? 2 ** 31 : 2 ** 53;
+    const fits = (v: number | undefined) =>
+      v !== undefined && Number.isSafeInteger(v) && v >= -limit && v < limit;
+    if (!fits(min) || !fits(max) || (min ?? 0) > (max ?? 0)) {
+      throw new ControlConfigError(`${f}: an ${cfg.type} control needs min <= max, in range`);
+    }
   }
   let access = (1 << VIRTIO_SND_CTL_ACCESS_READ) | (1 << VIRTIO_SND_CTL_ACCESS_WRITE);
   let tlv: Uint8Array | null = null;
@@ -135,7 +155,8 @@ function buildElement(cfg: ControlConfig, i: number): Element {
     v.setUint32(12, (cfg.dbScale.step & 0xffff) | (cfg.dbScale.mute ? TLV_DB_SCALE_MUTE : 0), true);
   }
   const initial = cfg.values ?? [];
-  const values = Array.from({ length: count }, (_, k) => initial[k] ?? initial[0] ?? cfg.min ?? 0);
+  const length = ctlValueLength(type, count);
+  const values = Array.from({ length }, (_, k) => initial[k] ?? initial[0] ?? cfg.min ?? 0);
   return { cfg, count, access, values, tlv };
 }
 
@@ -158,6 +179,19 @@ export class Controls {
 
   get count(): number {
     return this.elements.length;
+  }
+
+  /** The longest response (header included) to any CTL_* request. */
+  get maxResponseBytes(): number {
+    let n = Math.max(queryInfoMaxBytes(this.elements.length), 4 + CTL_VALUE.size);
+    for (const e of this.elements) {
+      n = Math.max(
+        n,
+        4 + (e.cfg.items?.length ?? 0) * CTL_ENUM_ITEM.size,
+        4 + (e.tlv?.length ?? 0),
+      );
+    }
+    return n;
   }
 
   reset(): void {
@@ -194,14 +228,17 @@ export class Controls {
   validate(id: number, values: readonly number[]): string | null {
     const e = this.elements[id];
     if (!e) return `no control ${id}`;
-    if (values.length !== e.count) return `expects ${e.count} values`;
+    const type = e.cfg.type;
+    const length = ctlValueLength(TYPE_CODE[type], e.count);
+    if (values.length !== length) return `expects ${length} values`;
     for (const v of values) {
-      if (!Number.isInteger(v)) return `value ${v} is not an integer`;
-      if (e.cfg.type === 'boolean' && v !== 0 && v !== 1) return `boolean value ${v}`;
-      if (e.cfg.type === 'enumerated' && (v < 0 || v >= (e.cfg.items?.length ?? 0))) {
+      if (!Number.isSafeInteger(v)) return `value ${v} is not an integer`;
+      if (type === 'boolean' && v !== 0 && v !== 1) return `boolean value ${v}`;
+      if (type === 'enumerated' && (v < 0 || v >= (e.cfg.items?.length ?? 0))) {
         return `item ${v} out of range`;
       }
-      if (e.cfg.type === 'integer') {
+      if ((type === 'bytes' || type === 'iec958') && (v < 0 || v > 255)) return `byte ${v}`;
+      if (isRanged(type)) {
         const min = e.cfg.min ?? 0;
         if (v < min || v > (e.cfg.max ?? 0)) return `value ${v} outside ${min}..${e.cfg.max}`;
         if (e.cfg.step && (v - min) % e.cfg.step !== 0)
@@ -265,9 +302,16 @@ export class Controls {
       value:
         cfg.type === 'integer'
           ? { kind: 'integer' as const, min: cfg.min ?? 0, max: cfg.max ?? 0, step: cfg.step ?? 0 }
-          : cfg.type === 'enumerated'
-            ? { kind: 'enumerated' as const, items: cfg.items?.length ?? 0 }
-            : { kind: 'none' as const },
+          : cfg.type === 'integer64'
+            ? {
+                kind: 'integer64' as const,
+                min: BigInt(cfg.min ?? 0),
+                max: BigInt(cfg.max ?? 0),
+                step: BigInt(cfg.step ?? 0),
+              }
+            : cfg.type === 'enumerated'
+              ? { kind: 'enumerated' as const, items: cfg.items?.length ?? 0 }
+              : { kind: 'none' as const },
     };
     if (size >= CTL_INFO.size) {
       encodeCtlInfo(view, off, info);
@@ -308,10 +352,7 @@ export class Controls {
       return { status: VIRTIO_SND_S_NOT_SUPP };
     if (req.room < 4 + CTL_VALUE.size) return { status: VIRTIO_SND_S_BAD_MSG };
     const payload = new Uint8Array(CTL_VALUE.size);
-    const v = new DataView(payload.buffer);
-    e.values.forEach((x, k) => {
-      v.setUint32(4 * k, x >>> 0, true);
-    });
+    encodeCtlValue(new DataView(payload.buffer), 0, TYPE_CODE[e.cfg.type], e.values);
     return { status: VIRTIO_SND_S_OK, payload };
   }
 
@@ -321,11 +362,7 @@ export class Controls {
     if ((e.access & (1 << VIRTIO_SND_CTL_ACCESS_WRITE)) === 0)
       return { status: VIRTIO_SND_S_NOT_SUPP };
     const id = this.elements.indexOf(e);
-    const values = Array.from({ length: e.count }, (_, k) =>
-      e.cfg.type === 'integer'
-        ? req.view.getInt32(CTL_HDR.size + 4 * k, true)
-        : req.view.getUint32(CTL_HDR.size + 4 * k, true),
-    );
+    const values = decodeCtlValue(req.view, CTL_HDR.size, TYPE_CODE[e.cfg.type], e.count);
     if (this.validate(id, values)) return { status: VIRTIO_SND_S_BAD_MSG };
     this.apply(id, values);
     return { status: VIRTIO_SND_S_OK };

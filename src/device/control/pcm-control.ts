@@ -31,7 +31,7 @@ import {
   VIRTIO_SND_S_OK,
 } from '../../snd/protocol.ts';
 import type { IoQueue } from '../shared/io-queue.ts';
-import type { SharedState, SharedWord } from '../shared/layout.ts';
+import { MAX_BUFFER_BYTES, type SharedState, type SharedWord } from '../shared/layout.ts';
 import { withLock } from '../shared/queue-lock.ts';
 import {
   PCM_STATE_NAMES,
@@ -44,9 +44,6 @@ import {
 import type { ResolvedStream } from './config.ts';
 import { answerQueryInfo } from './control-info.ts';
 import type { ControlRequest, ControlResponse } from './control-queue.ts';
-
-/** A buffer larger than this is refused (NOT_SUPP): more than a second of the widest stream. */
-export const MAX_BUFFER_BYTES = 64 << 20;
 
 /** Feature bits defined by the spec (0..4); anything above is malformed. */
 const DEFINED_PCM_FEATURES = 0x1f;

@@ -70,6 +70,7 @@ import {
   resolveStream,
   type StreamConfig,
 } from './config.ts';
+import { queryInfoMaxBytes } from './control-info.ts';
 import { ControlQueue, type ControlRequest, type ControlResponse } from './control-queue.ts';
 import { type ControlConfig, Controls, DEFAULT_CONTROLS } from './controls.ts';
 import { EventQueue } from './event-queue.ts';
@@ -145,6 +146,8 @@ export class VirtioSndDevice implements VirtioDevice {
   private features = 0n;
   private serviceLoop: { stop(): void } | null = null;
   private readonly onTxLow: (() => void) | null;
+  /** A later turn that answers what one notify left (ControlQueue.more). */
+  private controlLater: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: VirtioSndDeviceOptions) {
     const { memory, sampleRate } = options;
@@ -203,6 +206,20 @@ export class VirtioSndDevice implements VirtioDevice {
     this.reset();
     if (options.autoService ?? true)
       this.serviceLoop = startServiceLoop(s.doorbell, () => this.service());
+  }
+
+  /**
+   * The longest response (status header included) this device writes to any
+   * control request, whatever room the guest offers: a host that mirrors
+   * control requests (the relay) need not copy more of a response buffer.
+   */
+  get maxResponseBytes(): number {
+    return Math.max(
+      queryInfoMaxBytes(this.jacks.count),
+      queryInfoMaxBytes(this.streams.length),
+      queryInfoMaxBytes(this.chmaps.count),
+      this.controls?.maxResponseBytes ?? 4,
+    );
   }
 
   // ---- VirtioDevice ------------------------------------------------------
@@ -269,6 +286,7 @@ export class VirtioSndDevice implements VirtioDevice {
   reset(): void {
     const s = this.shared;
     s.active.store(0);
+    this.cancelControlLater();
     this.controlq.queue.disable();
     this.events.queue.disable();
     this.events.clear();
@@ -302,6 +320,19 @@ export class VirtioSndDevice implements VirtioDevice {
     else if (this.controlq.queue.shouldInterrupt()) this.link?.interruptQueue();
     // Requests may have raised events (e.g. CTL_NOTIFY after CTL_WRITE).
     this.deliverEvents();
+    // One notify answers at most a queue's worth; the rest in a later turn of
+    // this thread, so a guest republishing from another thread cannot hold it.
+    if (this.controlq.more && this.controlLater === null) {
+      this.controlLater = setTimeout(() => {
+        this.controlLater = null;
+        this.processControl();
+      }, 0);
+    }
+  }
+
+  private cancelControlLater(): void {
+    if (this.controlLater !== null) clearTimeout(this.controlLater);
+    this.controlLater = null;
   }
 
   private handleRequest(req: ControlRequest): ControlResponse {
@@ -466,6 +497,7 @@ export class VirtioSndDevice implements VirtioDevice {
 
   /** Stops the automatic service loop. */
   dispose(): void {
+    this.cancelControlLater();
     this.serviceLoop?.stop();
     this.serviceLoop = null;
   }

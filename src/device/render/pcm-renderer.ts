@@ -49,6 +49,13 @@ export class PcmRenderer {
   private resetGen = -1;
   /** Whether a stream wrote the mix this quantum (else it is still to be cleared). */
   private mixed = false;
+  /**
+   * Whether the mix may have left [-1, 1] this quantum: a resampled stream (a
+   * band-limited filter overshoots on full-scale input: up to 2.37 at 8 kHz)
+   * or more than one stream (they add). Decoded samples alone never do (the
+   * codec clamps them), so the plain path stays bit-exact and costs nothing.
+   */
+  private mayClip = false;
   /** Number of times process() caught an unexpected exception. */
   faults = 0;
 
@@ -120,6 +127,7 @@ export class PcmRenderer {
     const mixR = direct ? out[1] : this.mixR;
     let flags = 0;
     this.mixed = false;
+    this.mayClip = false;
     if (s.active.load() === 1) {
       const gen = s.resetGen.load();
       if (gen !== this.resetGen) this.dropPrivateState(gen);
@@ -157,12 +165,16 @@ export class PcmRenderer {
       if (!this.tx.intake()) flags |= INT_NEEDS_RESET;
       for (const p of this.playback) {
         if (s.streams[p.id].state !== STATE_RUNNING) continue;
-        if (p.render(mixL, mixR, this.mixed, blockStart, n)) flags |= INT_TX_LOW;
+        p.render(mixL, mixR, this.mixed, blockStart, n);
+        if (p.resampling || this.mixed) this.mayClip = true;
+        if (p.belowLowWater) flags |= INT_TX_LOW;
         this.mixed = true;
       }
       if (this.tx.queue.shouldInterrupt()) flags |= INT_VRING;
     } finally {
-      unlock(s.lockTx);
+      // Taken over while we were stalled in here: what we wrote may have raced
+      // the control plane (queue-lock.ts), so the guest must reset the device.
+      if (!unlock(s.lockTx, LOCK_RENDERER)) flags |= INT_NEEDS_RESET;
     }
     return flags;
   }
@@ -194,7 +206,7 @@ export class PcmRenderer {
       }
       if (this.rx.queue.shouldInterrupt()) flags |= INT_VRING;
     } finally {
-      unlock(s.lockRx);
+      if (!unlock(s.lockRx, LOCK_RENDERER)) flags |= INT_NEEDS_RESET;
     }
     return flags;
   }
@@ -211,7 +223,10 @@ export class PcmRenderer {
     this.captureGain.apply(inp, n, 2, this.s.captureGain);
   }
 
-  /** Playback gain on the mix, then frames [off, off + n) of the node's output (unless it is the mix) and the tap. */
+  /**
+   * Playback gain on the mix, clamped to [-1, 1] when it may have left it,
+   * then frames [off, off + n) of the node's output (unless it is the mix) and the tap.
+   */
   private writeOutputs(
     out: Float32Array[] | undefined,
     off: number,
@@ -221,6 +236,10 @@ export class PcmRenderer {
     direct: boolean,
   ): void {
     this.playbackGain.applyPlanar(l, r, n, this.s.playbackGain);
+    if (this.mayClip) {
+      clampUnit(l, n);
+      clampUnit(r, n);
+    }
     if (out && out.length > 0) {
       if (out.length > 1) {
         if (!direct) {
@@ -238,5 +257,14 @@ export class PcmRenderer {
       }
     }
     writeTap(this.s, l, r, n);
+  }
+}
+
+/** Clamps the first `n` samples of `buf` to [-1, 1] (values inside are left bit for bit). */
+function clampUnit(buf: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const x = buf[i];
+    if (x > 1) buf[i] = 1;
+    else if (x < -1) buf[i] = -1;
   }
 }

@@ -50,7 +50,6 @@ export class PlaybackStream extends StreamCore {
   /**
    * Renders `n` frames of the (running) stream into the left/right mix:
    * added to it, or written over it when `add` is false (the first stream).
-   * Returns true when the stream is left below its low-water mark.
    */
   render(
     mixL: Float32Array,
@@ -58,7 +57,7 @@ export class PlaybackStream extends StreamCore {
     add: boolean,
     blockStart: number,
     n: number,
-  ): boolean {
+  ): void {
     this.blockStart = blockStart;
     if (this.refresh()) this.sync();
     if (this.direct && this.resampler.bypass) {
@@ -90,6 +89,15 @@ export class PlaybackStream extends StreamCore {
       this.mixInterleaved(out, n, mixL, mixR, 0, add);
     }
     this.slot.peak = this.peak;
+  }
+
+  /** What the last render() added may lie outside [-1, 1]: it went through the resampler. */
+  get resampling(): boolean {
+    return !this.resampler.bypass;
+  }
+
+  /** The stream holds less than its low-water mark (StreamSlot.lowWater). */
+  get belowLowWater(): boolean {
     const low = this.slot.lowWater;
     return low > 0 && this.slot.queuedBytes < low;
   }

@@ -11,7 +11,10 @@
  * Message rules (spec 5.14.6.8):
  *   TX: [R xfer 4][R PCM ...][W status 8]   used length 8
  *   RX: [R xfer 4][W PCM ...][W status 8]   used length = PCM bytes written + 8
- * A message that breaks them is completed at once with VIRTIO_SND_S_BAD_MSG.
+ * A message that breaks them is completed at once with VIRTIO_SND_S_BAD_MSG,
+ * and so is one whose payload is larger than any stream's buffer could be
+ * (MAX_BUFFER_BYTES): descriptors aliasing the same pages could otherwise
+ * claim more than 2^31 bytes, which the int32 entries cannot hold.
  */
 
 import {
@@ -29,6 +32,7 @@ import type { GuestMemory } from '../../virtio/memory.ts';
 import { logCompletion } from './completion-log.ts';
 import {
   IO_QUEUE_MAX,
+  MAX_BUFFER_BYTES,
   MAX_IO_SEGMENTS,
   type MessageSlot,
   type SharedState,
@@ -62,13 +66,17 @@ export class IoQueue {
   }
 
   /**
-   * Takes every available chain off the ring. Returns false when the ring is
-   * broken (the device must then signal NEEDS_RESET).
+   * Takes the available chains off the ring: at most one queue's worth per
+   * call, so a guest that republishes rejected chains as fast as they come
+   * back (from another thread) cannot hold the audio thread here; the rest
+   * waits for the next call. Returns false when the ring is broken (the device
+   * must then signal NEEDS_RESET).
    */
   intake(): boolean {
     const q = this.queue;
     if (!q.ready) return q.error === ChainError.None;
-    for (;;) {
+    // Everything available when we start fits in one queue's worth (available() <= size).
+    for (let budget = q.size; budget > 0; budget--) {
       const r = q.pop(this.chain);
       if (r === POP_EMPTY) return true;
       if (r !== ChainError.None && (isRingFatal(r) || !q.ready)) return false;
@@ -89,6 +97,7 @@ export class IoQueue {
       }
       this.accept();
     }
+    return true;
   }
 
   private accept(): void {
@@ -114,6 +123,7 @@ export class IoQueue {
         st.direction === this.dir &&
         acceptsIo(st.state) &&
         frame > 0 &&
+        payload <= MAX_BUFFER_BYTES &&
         payload % frame === 0 &&
         this.placePayload(m);
     }

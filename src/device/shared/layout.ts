@@ -22,7 +22,7 @@ import type { PcmSetParams } from '../../snd/protocol.ts';
 import { QUEUE_STATE_WORDS } from '../../virtio/device-queue.ts';
 
 const SHARED_MAGIC = 0x76736e64; // "vsnd"
-const SHARED_VERSION = 2;
+const SHARED_VERSION = 3;
 
 // ---- header words ----------------------------------------------------------
 const H_MAGIC = 0;
@@ -40,13 +40,14 @@ const H_EVT_OVERFLOWED = 11;
 const H_FRAMES_LO = 12;
 const H_FRAMES_HI = 13;
 const H_TAP_WRITE = 14;
-const H_COMPLETION_WRITE = 15;
+const H_COMPLETION_WRITE_TX = 15;
 const H_TX_BYTES = 16;
 const H_RX_BYTES = 17;
 const H_BAD_MESSAGES = 18;
 const H_GAIN_PLAYBACK = 19; // float32
 const H_GAIN_CAPTURE = 20; // float32
 const H_OUTPUT_LATENCY_US = 21;
+const H_COMPLETION_WRITE_RX = 22;
 const HEADER_WORDS = 32;
 
 // ---- stream entry words ----------------------------------------------------
@@ -103,11 +104,18 @@ const COEF_HEADER_WORDS = 8;
 /** Largest number of payload segments per I/O message we accept. */
 export const MAX_IO_SEGMENTS = 64;
 const MSG_WORDS = M_SEG_BASE + 2 * MAX_IO_SEGMENTS;
+/**
+ * The largest buffer_bytes SET_PARAMS accepts (more than a second of the
+ * widest stream), and so the largest payload of one I/O message: no period
+ * is longer than its buffer. It keeps every byte count well inside the int32
+ * words of this layout, whatever sizes aliased descriptors add up to.
+ */
+export const MAX_BUFFER_BYTES = 64 << 20;
 /** Largest TX/RX queue we offer; also each stream's FIFO capacity. */
 export const IO_QUEUE_MAX = 256;
 /** Event ring capacity (entries of two words: code, data). */
 export const EVENT_RING_ENTRIES = 256;
-/** Completion log entries (of four words: stream, context frame, latency, head). */
+/** Entries of each completion log, TX and RX (of four words: stream, context frame, latency, head). */
 export const COMPLETION_LOG_ENTRIES = 1024;
 /** Queues of a virtio-snd device. */
 const QUEUE_COUNT = 4;
@@ -162,7 +170,7 @@ class Regions {
     this.events = w;
     w += 2 * EVENT_RING_ENTRIES;
     this.completions = w;
-    w += 4 * COMPLETION_LOG_ENTRIES;
+    w += 2 * 4 * COMPLETION_LOG_ENTRIES; // TX, then RX
     this.coefficients = w;
     w += p.streams * p.coefficientWords;
     this.tap = w;
@@ -531,6 +539,12 @@ export class MessageSlot {
   }
 }
 
+/** One completion log: its write count and its ring of [stream, context frame, latency, head]. */
+export interface CompletionLogSlot {
+  readonly write: SharedWord;
+  readonly entries: Int32Array;
+}
+
 /**
  * A stream's resampler design, written by the control plane at PREPARE and
  * read by the renderer when it sees the new prepare generation.
@@ -623,7 +637,12 @@ export class SharedState {
   readonly framesLo: SharedWord;
   private readonly framesHi: SharedWord;
   readonly tapWrite: SharedWord;
-  readonly completionWrite: SharedWord;
+  /**
+   * The completion logs, indexed by direction (VIRTIO_SND_D_OUTPUT = TX,
+   * VIRTIO_SND_D_INPUT = RX): one per queue, because each is written only by
+   * whoever holds that queue's lock (a single writer each).
+   */
+  readonly completionLogs: readonly CompletionLogSlot[];
   /** PCM bytes consumed (TX) and produced (RX) in total. */
   readonly txBytes: SharedWord;
   readonly rxBytes: SharedWord;
@@ -642,8 +661,6 @@ export class SharedState {
   readonly coefficients: readonly CoefficientSlot[];
   /** Event ring entries: [code, data] pairs. */
   readonly eventEntries: Int32Array;
-  /** Completion log entries: [stream, context frame, latency, head]. */
-  readonly completionEntries: Int32Array;
   /** Output tap: interleaved stereo, params.tapFrames frames. */
   readonly tapSamples: Float32Array;
 
@@ -678,7 +695,6 @@ export class SharedState {
     this.framesLo = word(H_FRAMES_LO);
     this.framesHi = word(H_FRAMES_HI);
     this.tapWrite = word(H_TAP_WRITE);
-    this.completionWrite = word(H_COMPLETION_WRITE);
     this.txBytes = word(H_TX_BYTES);
     this.rxBytes = word(H_RX_BYTES);
     this.badMessages = word(H_BAD_MESSAGES);
@@ -697,10 +713,10 @@ export class SharedState {
       (_, id) => new CoefficientSlot(i32, f32, r.coefficients + id * cw, cw),
     );
     this.eventEntries = i32.subarray(r.events, r.events + 2 * EVENT_RING_ENTRIES);
-    this.completionEntries = i32.subarray(
-      r.completions,
-      r.completions + 4 * COMPLETION_LOG_ENTRIES,
-    );
+    this.completionLogs = [H_COMPLETION_WRITE_TX, H_COMPLETION_WRITE_RX].map((h, k) => {
+      const at = r.completions + k * 4 * COMPLETION_LOG_ENTRIES;
+      return { write: word(h), entries: i32.subarray(at, at + 4 * COMPLETION_LOG_ENTRIES) };
+    });
     this.tapSamples = f32.subarray(r.tap, r.tap + 2 * params.tapFrames);
   }
 
