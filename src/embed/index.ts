@@ -7,5 +7,10 @@
 export { type AttachedSound, type AttachOptions, attachVirtioSnd } from './attach.ts';
 export type { EmulatorBus, MmioHandlers } from './emulator.ts';
 export { RelayDevice, type RelayOptions, type RelayStats } from './relay-device.ts';
-export { DEFAULT_TX_LEAD_MS } from './tx-holdback.ts';
+export {
+  DEFAULT_TX_LEAD_MS,
+  FRESH_TO_TRUST,
+  type TxHoldbackPolicy,
+  type TxMode,
+} from './tx-holdback.ts';
 export { type V86Cpu, type V86Like, v86Bus } from './v86-bus.ts';

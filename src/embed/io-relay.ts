@@ -1,8 +1,9 @@
 /**
  * The relay's TX/RX half: guest I/O messages become inner messages (copied
  * into the relay's SharedArrayBuffer) and inner completions become guest
- * completions. A TX message is held back until shortly before it plays
- * (tx-holdback.ts); messages that find the inner queue full, or the relay's
+ * completions. A TX message is handed over at once, or held back until
+ * shortly before it plays for a guest that re-queues periods before writing
+ * them (tx-holdback.ts); messages that find the inner queue full, or the relay's
  * heap without room for their copy, wait in order in a backlog and are
  * retried as completions free room. Nothing is dropped: every guest message
  * is completed once. What the relay cannot carry at all is answered here:
@@ -28,7 +29,7 @@ import type { DriverQueue } from '../virtio/driver-queue.ts';
 import type { GuestHeap } from '../virtio/heap.ts';
 import type { GuestMemory } from '../virtio/memory.ts';
 import type { GuestRings } from './guest-rings.ts';
-import type { TxHoldback } from './tx-holdback.ts';
+import { payloadSignature, type TxHoldback, type TxMode } from './tx-holdback.ts';
 
 const TXQ = VIRTIO_SND_VQ_TX;
 const RXQ = VIRTIO_SND_VQ_RX;
@@ -43,6 +44,8 @@ export interface Relayed {
   stream: number;
   /** TX: PCM bytes after the xfer header. */
   payload: number;
+  /** TX: guest address of the payload's first byte (which period buffer it carries). */
+  buffer: number;
   /** Inner buffer (readable copy, then writable room); -1 until handed over. */
   inner: number;
 }
@@ -108,6 +111,11 @@ export class IoRelay {
       backlogged: this.backlog[TXQ].length + this.backlog[RXQ].length,
       refused: this.refused,
     };
+  }
+
+  /** How stream `id`'s TX messages are handed over now. */
+  txMode(id: number): TxMode {
+    return this.holdback.mode(id);
   }
 
   private heldMessages(): number {
@@ -225,8 +233,18 @@ export class IoRelay {
         chain: c.snapshot(),
         stream: qi === TXQ ? this.streamOf(mem, c) : -1,
         payload: Math.max(0, c.readBytes - PCM_XFER.size),
+        buffer: -1,
         inner: -1,
       };
+      if (rel.payload > 0 && this.holdback.watching(rel.stream)) {
+        rel.buffer = readableAddr(rel.chain, PCM_XFER.size);
+        const bytes = mem.u8;
+        const sig = payloadSignature(
+          rel.payload,
+          (off) => bytes[readableAddr(rel.chain, PCM_XFER.size + off)],
+        );
+        for (const m of this.holdback.arrived(rel.stream, rel.buffer, sig)) this.forward(m);
+      }
       if (rel.stream >= 0 && this.holdback.holds(rel.stream)) {
         this.holdback.hold(rel.stream, rel);
         this.heldMessagesPeak = Math.max(this.heldMessagesPeak, this.heldMessages());
@@ -258,8 +276,8 @@ export class IoRelay {
     while (b.length > 0 && this.handOver(b[0])) b.shift();
   }
 
-  /** Hands held TX messages over while their streams run short of audio. */
-  private feed(): void {
+  /** Hands held TX messages over while their streams run short of audio (also when the inner device's low-water doorbell rings). */
+  feed(): void {
     const iq = this.inner[TXQ];
     if (!iq) return;
     for (let s = 0; s < this.holdback.streamCount; s++) {
@@ -303,9 +321,30 @@ export class IoRelay {
       1,
       rel,
     );
-    if (rel.stream >= 0) this.holdback.handedOver(rel.stream, rel.payload);
+    if (rel.stream >= 0) {
+      let sig = -1;
+      if (this.holdback.watching(rel.stream)) {
+        const copy = mem.u8;
+        const at = inner + PCM_XFER.size;
+        sig = payloadSignature(rel.payload, (off) => copy[at + off]);
+      }
+      this.holdback.handedOver(rel.stream, rel.payload, rel.buffer, sig);
+    }
     this.bytesRelayed += c.readBytes;
     this.messagesRelayed++;
     return true;
   }
+}
+
+/**
+ * The guest address of byte `offset` of `c`'s readable part, or -1 past its
+ * end. Reads no guest memory: the chain's segments were checked when walked.
+ */
+function readableAddr(c: DescriptorChain, offset: number): number {
+  let skip = offset;
+  for (let i = 0; i < c.readCount; i++) {
+    if (skip < c.readLen[i]) return c.readAddr[i] + skip;
+    skip -= c.readLen[i];
+  }
+  return -1;
 }

@@ -11,7 +11,13 @@
  * messages, and each guest message completes when the inner one does, so
  * completions stay timed by the audio thread that plays the inner device.
  * Control requests are ctl-relay.ts's part; TX/RX messages are io-relay.ts's:
- * a TX message is copied only shortly before it plays (tx-holdback.ts).
+ * a TX message is copied at once, or only shortly before it plays for a guest
+ * that re-queues periods before writing them (tx-holdback.ts).
+ *
+ * The relay takes the guest's TX/RX messages when the guest kicks (it does
+ * not suppress notifications), on the emulator's tick (EmulatorBus.onTick)
+ * and on poll(); held TX messages are handed over when the inner device's
+ * low-water doorbell says a stream runs short, timed by the audio clock.
  *
  * Nothing here throws into the emulator (an exception out of an MMIO write
  * or a poll stops v86's loop): what the relay cannot carry is answered with a
@@ -53,7 +59,12 @@ import { MmioDriver } from '../virtio/mmio-driver.ts';
 import { CtlRelay, ctlAreaBytes } from './ctl-relay.ts';
 import { GuestRings } from './guest-rings.ts';
 import { IoRelay, type IoRelayStats, type Relayed } from './io-relay.ts';
-import { DEFAULT_TX_LEAD_MS, TxHoldback } from './tx-holdback.ts';
+import {
+  DEFAULT_TX_LEAD_MS,
+  TxHoldback,
+  type TxHoldbackPolicy,
+  type TxMode,
+} from './tx-holdback.ts';
 
 /** Event buffers kept posted on the inner event queue. */
 const EVENT_BUFFERS = 16;
@@ -79,10 +90,20 @@ export interface RelayOptions extends Omit<VirtioSndDeviceOptions, 'memory'> {
    */
   innerQueueSize?: number;
   /**
-   * Milliseconds of audio the inner device is kept ahead by (default 200): a
-   * TX message is copied from the guest only when less than this is left to
-   * play before it. Larger survives longer stalls of the emulator's thread;
-   * smaller gives a guest longer to fill a period it has already queued.
+   * When a guest TX message is copied to the inner device (default 'auto'):
+   * 'at-once' for a guest that queues only periods it has written (Linux
+   * 6.8 and later: the ack callback); 'late', shortly before it plays, for
+   * one that re-queues a period before writing it (Linux before 6.8); 'auto'
+   * starts late and goes at once for a stream whose re-queued periods come
+   * back rewritten (see tx-holdback.ts). Late costs latency (txLeadMs).
+   */
+  txHoldback?: TxHoldbackPolicy;
+  /**
+   * Milliseconds of audio the inner device is kept ahead by while a stream is
+   * held back (default 50, at most the buffer less 1.5 periods): a TX message
+   * is copied from the guest only when less than this is left to play before
+   * it. Larger survives longer stalls of the emulator's thread; smaller gives
+   * a guest longer to fill a period it has already queued.
    */
   txLeadMs?: number;
 }
@@ -94,6 +115,8 @@ export interface RelayStats extends IoRelayStats {
   pendingEventEntries: number;
   /** Exceptions caught at the relay's entry points (each set DEVICE_NEEDS_RESET); 0 unless a bug. */
   faults: number;
+  /** How each stream's TX messages are handed over now ('late' for input streams too: unused). */
+  txModes: TxMode[];
 }
 
 export class RelayDevice implements VirtioDevice {
@@ -131,9 +154,14 @@ export class RelayDevice implements VirtioDevice {
       guestMemory,
       relayBytes,
       txLeadMs = DEFAULT_TX_LEAD_MS,
+      txHoldback = 'auto',
       innerQueueSize = 256,
       ...deviceOpts
     } = opts;
+    if (!['auto', 'late', 'at-once'].includes(txHoldback))
+      throw new DeviceConfigError(
+        `txHoldback must be 'auto', 'late' or 'at-once', got ${txHoldback}`,
+      );
     if (!(Number.isFinite(txLeadMs) && txLeadMs >= 0))
       throw new DeviceConfigError(`txLeadMs must be a finite number >= 0, got ${txLeadMs}`);
     if (![4, 8, 16, 32, 64, 128, 256].includes(innerQueueSize))
@@ -144,7 +172,12 @@ export class RelayDevice implements VirtioDevice {
     this.guest = new GuestRings(guestMemory);
     const memory = new SharedArrayBuffer(relayBytes ?? 8 << 20);
     this.innerMem = new GuestMemory(memory);
-    this.inner = new VirtioSndDevice({ ...deviceOpts, memory });
+    // A held-back stream that runs short rings the inner device's low-water doorbell.
+    this.inner = new VirtioSndDevice({
+      ...deviceOpts,
+      memory,
+      onTxLow: () => this.guarded(() => this.io.feed()),
+    });
     this.innerTransport = new VirtioMmioTransport(this.inner, {
       onInterrupt: (level) => {
         if (!level) return;
@@ -166,7 +199,9 @@ export class RelayDevice implements VirtioDevice {
       this.guest,
       this.innerMem,
       this.heap,
-      new TxHoldback<Relayed>(this.inner.streamViews, txLeadMs),
+      new TxHoldback<Relayed>(this.inner.streamViews, txLeadMs, txHoldback, (id, bytes) =>
+        this.inner.setTxLowWater(id, bytes),
+      ),
     );
     this.ctl = new CtlRelay(this.guest, this.innerMem, this.innerDrv, this.io, maxResponse, () =>
       this.serviceIfPending(),
@@ -185,6 +220,7 @@ export class RelayDevice implements VirtioDevice {
       pendingEvents: this.pendingEvents.size,
       pendingEventEntries: this.pendingEvents.entries,
       faults: this.faults,
+      txModes: this.inner.streamViews.map((_, id) => this.io.txMode(id)),
     };
   }
 
@@ -252,9 +288,8 @@ export class RelayDevice implements VirtioDevice {
       evt.add([{ addr, len: EVENT.size }], 0, i);
     });
     drv.notify(VIRTIO_SND_VQ_EVENT);
-    // The guest's TX/RX rings are polled; it need not kick them.
-    this.guest.queue(VIRTIO_SND_VQ_TX).setNotifications(false);
-    this.guest.queue(VIRTIO_SND_VQ_RX).setNotifications(false);
+    // The guest's TX/RX notifications stay on: a kick is the earliest moment to take a
+    // message, and the moment a guest that re-queues before writing shows its stale period.
     this.active = true;
     return true;
   }

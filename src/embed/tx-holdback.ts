@@ -1,27 +1,56 @@
 /**
- * When the relay copies a guest TX message into the inner device: as late as
- * it safely can, the way a DMA engine reads a period just before playing it.
+ * When the relay copies a guest TX message into the inner device: at once
+ * for a guest that queues only periods it has written, late (the hold-back)
+ * for one that queues them before.
  *
- * Why: Linux before 6.8 (sound/virtio without the ack callback, e.g. Debian
- * 12's 6.1) re-queues a TX message the moment it completes, before the
- * application has written the period's new samples into it (the spec lets
- * the device read it at once). A device that reads guest memory when it
- * plays (our VirtioSndDevice on a SharedArrayBuffer) never sees stale data;
- * a relay that copied on arrival copied the old period whenever its poll fell
- * between the re-queue and the application's write. So each output stream
- * keeps the messages it was given in order and hands one over only when the
- * audio the inner device still has to play falls below the lead (`leadMs`,
- * capped by the stream's buffer: see leadBytes).
+ * Why two ways: Linux before 6.8 (sound/virtio without the ack callback,
+ * e.g. Debian 12's 6.1) re-queues a TX message the moment it completes,
+ * before the application has written the period's new samples into it (the
+ * spec lets the device read it at once). A device that reads guest memory
+ * when it plays (our VirtioSndDevice on a SharedArrayBuffer) never sees stale
+ * data; a relay that copied on arrival would copy the old period. For such a
+ * guest each output stream keeps its messages in order and hands one over
+ * only when the audio the inner device still has falls below the lead
+ * (`leadMs`, capped by the stream's buffer: see leadBytes), the way a DMA
+ * engine reads a period just before playing it. Linux 6.8 and later (the ack
+ * callback) sends a period only once the application has written it: copying
+ * at once is safe, and holding back would only add latency and take away the
+ * inner device's cushion against a stalled emulator.
  *
- * Not on the audio thread: plain arrays are fine here.
+ * Which guest is which ('auto', the default): a stream starts late. A message
+ * that comes back for a buffer the relay has carried before tells: a guest
+ * that re-queues before writing hands back exactly the bytes the relay copied
+ * last time (it re-queues from its interrupt handler, before the application
+ * runs); one that writes first hands back new bytes. After FRESH_TO_TRUST
+ * re-queues in a row with new bytes, the stream goes at once for good (until
+ * a device reset). Repeated content (silence) looks stale and keeps a stream
+ * late: safe, only slower. The comparison samples the payload (see
+ * payloadSignature): a stale period is byte-identical, so sampling never
+ * mistakes it for a fresh one.
+ *
+ * Not on the audio thread: plain arrays and maps are fine here.
  */
 
 import type { StreamView } from '../device/index.ts';
 
-/** Default lead: comfortably above an emulator thread's scheduling hiccups. */
-export const DEFAULT_TX_LEAD_MS = 200;
+/** Default lead: the inner device is kept this far ahead of a guest that needs the hold-back. */
+export const DEFAULT_TX_LEAD_MS = 50;
+/** Re-queues with new bytes, in a row, before a stream is trusted to queue only written periods. */
+export const FRESH_TO_TRUST = 2;
+
+/**
+ * How the relay hands guest TX messages to the inner device: 'auto' (the
+ * default) finds out per stream; 'late' always holds back (Linux < 6.8 and
+ * any guest that re-queues a period before writing it); 'at-once' never
+ * (Linux >= 6.8, and any guest that queues only written periods).
+ */
+export type TxHoldbackPolicy = 'auto' | 'late' | 'at-once';
+
+/** How a stream is handed over now. */
+export type TxMode = 'late' | 'at-once';
 
 interface OutputStream<T> {
+  mode: TxMode;
   held: T[];
   /** Payload bytes of `held`. */
   heldBytes: number;
@@ -29,7 +58,13 @@ interface OutputStream<T> {
   inFlight: number;
   /** Payload bytes handed over since the last PREPARE. */
   handed: number;
+  /** Signature of the payload last carried from each guest buffer (by its address). */
+  carried: Map<number, number>;
+  /** Re-queues in a row that brought new bytes. */
+  fresh: number;
 }
+
+const NONE: never[] = [];
 
 export class TxHoldback<T extends { payload: number }> {
   private readonly streams: OutputStream<T>[];
@@ -38,24 +73,72 @@ export class TxHoldback<T extends { payload: number }> {
     /** The inner device's streams (VirtioSndDevice.streamViews). */
     private readonly views: readonly StreamView[],
     private readonly leadMs: number,
+    readonly policy: TxHoldbackPolicy = 'auto',
+    /** Told the low-water mark each output stream needs (0: none), so the audio clock wakes the relay. */
+    private readonly setLowWater: (stream: number, bytes: number) => void = () => {},
   ) {
     this.streams = views.map(() => ({
+      mode: policy === 'at-once' ? 'at-once' : 'late',
       held: [],
       heldBytes: 0,
       inFlight: 0,
       handed: 0,
+      carried: new Map(),
+      fresh: 0,
     }));
   }
 
+  /** Whether `stream` is an output stream of the inner device. */
+  private isOutput(stream: number): boolean {
+    return (
+      Number.isInteger(stream) &&
+      stream >= 0 &&
+      stream < this.streams.length &&
+      this.views[stream].direction === 'output'
+    );
+  }
+
   /**
-   * Whether a TX message for `stream` may wait here: an output stream with
-   * parameters, prepared or running or stopped. Anything else goes to the
-   * inner device at once, which answers it (BAD_MSG, IO_ERR...) as usual.
+   * Whether a TX message for `stream` waits here: an output stream handed
+   * over late, with parameters, prepared or running or stopped. Anything else
+   * goes to the inner device at once, which answers it (BAD_MSG, IO_ERR...)
+   * as usual.
    */
   holds(stream: number): boolean {
-    if (!Number.isInteger(stream) || stream < 0 || stream >= this.streams.length) return false;
-    const v = this.views[stream];
-    return v.direction === 'output' && v.acceptsIo;
+    return (
+      this.isOutput(stream) && this.streams[stream].mode === 'late' && this.views[stream].acceptsIo
+    );
+  }
+
+  /** How `stream` is handed over now. */
+  mode(stream: number): TxMode {
+    return this.streams[stream].mode;
+  }
+
+  /** Whether `stream` still looks for evidence of its guest (auto, and not trusted yet). */
+  watching(stream: number): boolean {
+    return this.policy === 'auto' && this.isOutput(stream) && this.streams[stream].mode === 'late';
+  }
+
+  /**
+   * A TX message for `stream` arrived whose payload starts at guest address
+   * `buffer` and has signature `sig`: evidence of which kind of guest this is.
+   * Returns the messages still held when the stream becomes trusted: they go
+   * to the inner device before this one, in order.
+   */
+  arrived(stream: number, buffer: number, sig: number): T[] {
+    if (!this.watching(stream)) return NONE;
+    const o = this.streams[stream];
+    const last = o.carried.get(buffer);
+    if (last === undefined) return NONE; // the first time round the buffer says nothing
+    o.fresh = last === sig ? 0 : o.fresh + 1;
+    if (o.fresh < FRESH_TO_TRUST) return NONE;
+    o.mode = 'at-once';
+    o.carried.clear();
+    this.updateLowWater(stream);
+    const held: T[] = [];
+    while (o.held.length > 0) held.push(this.take(o));
+    return held;
   }
 
   hold(stream: number, msg: T): void {
@@ -67,7 +150,8 @@ export class TxHoldback<T extends { payload: number }> {
   /** The oldest held message of `stream` if it must be handed over now (and takes it). */
   due(stream: number): T | undefined {
     const o = this.streams[stream];
-    if (o.held.length === 0 || this.ahead(stream) >= this.leadBytes(stream)) return undefined;
+    if (o.held.length === 0) return undefined;
+    if (o.mode === 'late' && this.ahead(stream) >= this.leadBytes(stream)) return undefined;
     return this.take(o);
   }
 
@@ -78,11 +162,16 @@ export class TxHoldback<T extends { payload: number }> {
     return all;
   }
 
-  /** A message of `stream` (held or not) went to the inner device. */
-  handedOver(stream: number, payload: number): void {
+  /**
+   * A message of `stream` (held or not) went to the inner device, carrying
+   * the payload from guest address `buffer` with signature `sig` (-1 when
+   * the stream is not watching()).
+   */
+  handedOver(stream: number, payload: number, buffer: number, sig: number): void {
     const o = this.streams[stream];
     o.inFlight += payload;
     o.handed += payload;
+    if (this.watching(stream)) o.carried.set(buffer, sig);
   }
 
   /** The inner device completed a message of `stream`. */
@@ -94,6 +183,7 @@ export class TxHoldback<T extends { payload: number }> {
   prepared(stream: number): void {
     const o = this.streams[stream];
     o.handed = o.inFlight;
+    this.updateLowWater(stream);
   }
 
   heldCount(stream: number): number {
@@ -109,13 +199,16 @@ export class TxHoldback<T extends { payload: number }> {
     return this.streams.length;
   }
 
-  /** Device reset: held guest buffers are forgotten with the rings. */
+  /** Device reset: held guest buffers are forgotten with the rings; detection starts over. */
   clear(): void {
     for (const o of this.streams) {
       o.held.length = 0;
       o.heldBytes = 0;
       o.inFlight = 0;
-      o.handed = o.inFlight;
+      o.handed = 0;
+      o.carried.clear();
+      o.fresh = 0;
+      o.mode = this.policy === 'at-once' ? 'at-once' : 'late';
     }
   }
 
@@ -145,4 +238,33 @@ export class TxHoldback<T extends { payload: number }> {
     const cap = v.bufferBytes - 1.5 * period;
     return Math.max(Math.min(wanted, cap), period / 2);
   }
+
+  /**
+   * A stream held back wakes the relay, through the inner device's low-water
+   * doorbell, when it falls below its lead: the audio clock says when a held
+   * message is due, not a timer. One handed over at once needs no wake-up.
+   */
+  private updateLowWater(stream: number): void {
+    if (!this.isOutput(stream)) return;
+    const late = this.streams[stream].mode === 'late' && this.views[stream].periodBytes > 0;
+    this.setLowWater(stream, late ? Math.ceil(this.leadBytes(stream)) : 0);
+  }
+}
+
+/** Payload bytes sampled for a signature: enough to tell a rewritten period from a stale one. */
+const SIGNATURE_SAMPLES = 64;
+
+/**
+ * A signature of `length` bytes read through `byteAt`: FNV-1a over the
+ * length and up to 64 evenly spaced bytes. Identical payloads always match;
+ * a period the application has rewritten almost surely does not.
+ */
+export function payloadSignature(length: number, byteAt: (offset: number) => number): number {
+  let h = Math.imul(0x811c9dc5 ^ length, 0x01000193);
+  const n = Math.min(length, SIGNATURE_SAMPLES);
+  for (let i = 0; i < n; i++) {
+    const off = n === length ? i : Math.floor((i * (length - 1)) / (n - 1));
+    h = Math.imul(h ^ byteAt(off), 0x01000193);
+  }
+  return h >>> 0;
 }

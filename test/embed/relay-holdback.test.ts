@@ -9,15 +9,37 @@
  * latency_bytes must count what the relay holds back.
  */
 import { describe, expect, it } from 'vitest';
+import type { TxHoldbackPolicy } from '../../src/embed/tx-holdback.ts';
 import * as P from '../../src/snd/protocol.ts';
 import { type Msg, QUANTUM, SndGuest } from '../helpers/snd-guest.ts';
 
 /** A different value for every frame and channel (S16). */
 const sample = (f: number, ch: number) => ((f * 7919 + ch * 104729) % 65521) - 32760;
 
-function play(periodFrames: number, periods: number, totalPeriods: number, txLeadMs?: number) {
-  const g = new SndGuest({ relay: { txLeadMs } }).init();
+interface Guest {
+  /** Linux >= 6.8 (the ack callback): the application writes a period, then it is queued. */
+  ack?: boolean;
+  /** Every sample 0 (a guest playing silence: a re-queued period looks the same as before). */
+  silence?: boolean;
+  policy?: TxHoldbackPolicy;
+  /**
+   * Only the guest's kicks and the inner device's low-water doorbell move the
+   * relay: no emulator tick or timer polls it (default: it polls after each re-queue).
+   */
+  kicksOnly?: boolean;
+}
+
+function play(
+  periodFrames: number,
+  periods: number,
+  totalPeriods: number,
+  txLeadMs?: number,
+  guest: Guest = {},
+) {
+  const g = new SndGuest({ relay: { txLeadMs, txHoldback: guest.policy } }).init();
   const relay = g.relay!;
+  if (guest.kicksOnly) g.pollRelay = false;
+  const value = guest.silence ? () => 0 : sample;
   const periodBytes = periodFrames * 4;
   expect(
     g.setParams({
@@ -34,8 +56,8 @@ function play(periodFrames: number, periods: number, totalPeriods: number, txLea
   let written = 0; // frames the application has written
   const writePeriod = (i: number) => {
     for (let k = 0; k < periodFrames; k++, written++) {
-      g.mem.writeU16(buf + i * periodBytes + 4 * k, sample(written, 0) & 0xffff);
-      g.mem.writeU16(buf + i * periodBytes + 4 * k + 2, sample(written, 1) & 0xffff);
+      g.mem.writeU16(buf + i * periodBytes + 4 * k, value(written, 0) & 0xffff);
+      g.mem.writeU16(buf + i * periodBytes + 4 * k + 2, value(written, 1) & 0xffff);
     }
   };
   // snd_pcm_start: the buffer is full, every period's message is queued.
@@ -43,6 +65,7 @@ function play(periodFrames: number, periods: number, totalPeriods: number, txLea
   const send = (i: number) => {
     const msg = g.txAt(0, buf + i * periodBytes, periodBytes);
     inFlight.set(msg.token, { msg, period: i });
+    if (guest.kicksOnly) g.mmio.notify(2); // Linux kicks: the relay leaves notifications on
   };
   for (let i = 0; i < periods; i++) writePeriod(i);
   for (let i = 0; i < periods; i++) send(i);
@@ -66,9 +89,17 @@ function play(periodFrames: number, periods: number, totalPeriods: number, txLea
       const st = g.statusOf(msg);
       expect(st.status).toBe(P.VIRTIO_SND_S_OK);
       latencies.push(st.latency);
+      if (guest.ack) {
+        // virtsnd_pcm_pb_ack: the application writes the period, then it is sent.
+        writePeriod(period);
+        send(period);
+        if (!guest.kicksOnly) relay.poll();
+        maxHeld = Math.max(maxHeld, relay.stats().heldMessages);
+        continue;
+      }
       // virtsnd_pcm_msg_complete: re-queue at once, stale samples and all...
       send(period);
-      relay.poll(); // ...the emulator's timer fires here...
+      if (!guest.kicksOnly) relay.poll(); // ...the emulator's timer fires here...
       maxHeld = Math.max(maxHeld, relay.stats().heldMessages);
       writePeriod(period); // ...and only now does aplay write the period.
     }
@@ -77,10 +108,18 @@ function play(periodFrames: number, periods: number, totalPeriods: number, txLea
   let mismatches = 0;
   const frames = totalPeriods * periodFrames;
   for (let f = 0; f < frames; f++) {
-    if (L[start + f] !== sample(f, 0) / 32768) mismatches++;
-    if (R[start + f] !== sample(f, 1) / 32768) mismatches++;
+    if (L[start + f] !== value(f, 0) / 32768) mismatches++;
+    if (R[start + f] !== value(f, 1) / 32768) mismatches++;
   }
-  return { mismatches, xruns: g.device.stats().streams[0].xruns, latencies, maxHeld, start };
+  return {
+    mismatches,
+    xruns: g.device.stats().streams[0].xruns,
+    latencies,
+    maxHeld,
+    start,
+    mode: relay.stats().txModes[0],
+    held: relay.stats().heldMessages,
+  };
 }
 
 describe('RelayDevice with a Linux < 6.8 guest (re-queues before the application writes)', () => {
@@ -96,8 +135,21 @@ describe('RelayDevice with a Linux < 6.8 guest (re-queues before the application
       expect(r.mismatches).toBe(0);
       expect(r.xruns).toBe(0);
       expect(r.maxHeld).toBeGreaterThan(0);
+      expect(r.mode).toBe('late'); // its re-queued periods come back stale: never trusted
+    });
+    it(`${periods} x ${periodFrames} frames, moved only by kicks and the low-water doorbell`, () => {
+      const r = play(periodFrames, periods, 24, undefined, { kicksOnly: true });
+      expect(r.mismatches).toBe(0);
+      expect(r.xruns).toBe(0);
+      expect(r.maxHeld).toBeGreaterThan(0);
     });
   }
+
+  it("'at-once' with such a guest plays stale periods: why the hold-back exists", () => {
+    const r = play(1024, 4, 12, undefined, { policy: 'at-once' });
+    expect(r.mode).toBe('at-once');
+    expect(r.mismatches).toBeGreaterThan(0);
+  });
 
   it('latency_bytes counts the messages the relay holds back', () => {
     // 4 x 4096 frames, steady state: each completion leaves the 3 other periods queued,
@@ -110,6 +162,52 @@ describe('RelayDevice with a Linux < 6.8 guest (re-queues before the application
     const r = play(1024, 4, 16, 0);
     expect(r.mismatches).toBe(0);
     expect(r.xruns).toBe(0);
+  });
+});
+
+describe('RelayDevice with a Linux >= 6.8 guest (the application writes, then the period is queued)', () => {
+  for (const [periodFrames, periods] of [
+    [4096, 4],
+    [256, 3],
+    [256, 2],
+  ] as const) {
+    it(`${periods} x ${periodFrames}: trusted after ${2} fresh re-queues, then at once; bit-exact`, () => {
+      const r = play(periodFrames, periods, 24, undefined, { ack: true });
+      expect(r.mode).toBe('at-once');
+      expect(r.mismatches).toBe(0);
+      expect(r.xruns).toBe(0);
+      expect(r.held).toBe(0);
+    });
+  }
+
+  it('moved only by kicks: at once, bit-exact, nothing held', () => {
+    const r = play(256, 3, 24, undefined, { ack: true, kicksOnly: true });
+    expect(r.mode).toBe('at-once');
+    expect(r.mismatches).toBe(0);
+    expect(r.xruns).toBe(0);
+  });
+
+  it('a guest playing silence stays held back (a re-queued period looks unchanged): safe', () => {
+    const r = play(1024, 4, 16, undefined, { ack: true, silence: true });
+    expect(r.mode).toBe('late');
+    expect(r.mismatches).toBe(0);
+    expect(r.xruns).toBe(0);
+  });
+
+  it("'late' holds such a guest back all the same", () => {
+    const r = play(1024, 4, 16, undefined, { ack: true, policy: 'late' });
+    expect(r.mode).toBe('late');
+    expect(r.maxHeld).toBeGreaterThan(0);
+    expect(r.mismatches).toBe(0);
+  });
+
+  it('a device reset starts the detection over', () => {
+    const g = new SndGuest({ relay: {} }).init();
+    const relay = g.relay!;
+    expect(relay.stats().txModes[0]).toBe('late');
+    g.transport.write(0x70, 0, 4); // Status = 0: reset
+    g.init();
+    expect(relay.stats().txModes[0]).toBe('late');
   });
 });
 

@@ -10,7 +10,7 @@ import {
   type VirtioSndDeviceOptions,
 } from '../../src/device/control/virtio-snd-device.ts';
 import { PcmRenderer } from '../../src/device/render/pcm-renderer.ts';
-import { RelayDevice } from '../../src/embed/relay-device.ts';
+import { RelayDevice, type RelayOptions } from '../../src/embed/relay-device.ts';
 import {
   PCM_HDR,
   PCM_RATE_HZ,
@@ -79,7 +79,7 @@ export class SndGuest {
 
   constructor(
     opts: Partial<VirtioSndDeviceOptions> & {
-      relay?: { txLeadMs?: number; innerQueueSize?: number; relayBytes?: number };
+      relay?: Partial<Omit<RelayOptions, 'guestMemory' | keyof VirtioSndDeviceOptions>>;
     } = {},
     memBytes = 4 << 20,
   ) {
@@ -141,9 +141,12 @@ export class SndGuest {
     this.mmio.notify(1);
   }
 
+  /** Whether collect() polls the relay, as an emulator's tick or timer would (default true). */
+  pollRelay = true;
+
   /** Collects used buffers from every queue (and events). */
   collect(): void {
-    this.relay?.poll(); // an emulator polls the relay every few milliseconds
+    if (this.pollRelay) this.relay?.poll(); // an emulator polls the relay every few milliseconds
     this.device.service();
     this.irqBits |= this.mmio.ackInterrupt();
     for (let q = 0; q < 4; q++) {
