@@ -19,6 +19,7 @@ import {
   PCM_HDR,
   VIRTIO_SND_R_PCM_PREPARE,
   VIRTIO_SND_R_PCM_RELEASE,
+  VIRTIO_SND_R_PCM_START,
   VIRTIO_SND_S_IO_ERR,
   VIRTIO_SND_S_OK,
   VIRTIO_SND_VQ_CONTROL,
@@ -115,6 +116,7 @@ export class CtlRelay {
       const code = inner.readU32(REQUEST_AT);
       const id = inner.readU32(REQUEST_AT + PCM_HDR.streamId);
       if (code === VIRTIO_SND_R_PCM_PREPARE) this.io.prepared(id);
+      if (code === VIRTIO_SND_R_PCM_START) this.io.started(id);
       // RELEASE returns every message of the stream, those still waiting here too.
       if (code === VIRTIO_SND_R_PCM_RELEASE) this.io.released(id);
     }

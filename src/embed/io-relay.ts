@@ -141,6 +141,11 @@ export class IoRelay {
     if (id < this.holdback.streamCount) this.holdback.prepared(id);
   }
 
+  /** The inner device accepted START for stream `id`. */
+  started(id: number): void {
+    if (id < this.holdback.streamCount) this.holdback.started(id);
+  }
+
   /** The inner device accepted RELEASE: complete, with OK, what of stream `id` still waits here. */
   released(id: number): void {
     const mem = this.guest.mem();
@@ -186,7 +191,12 @@ export class IoRelay {
       const status = w + c.writeBytes - STATUS_BYTES;
       const data = Math.max(0, len - STATUS_BYTES);
       if (rel.stream >= 0) {
-        this.holdback.completed(rel.stream, rel.payload);
+        // What the guest's buffer holds now: a re-queue that brings it back unwritten
+        // tells a guest that re-queues before writing (tx-holdback.ts).
+        let sig = -1;
+        if (rel.buffer >= 0 && this.holdback.watching(rel.stream))
+          sig = guestPayloadSignature(mem, rel);
+        this.holdback.completed(rel.stream, rel.payload, rel.buffer, sig);
         // latency_bytes: what the inner device still has, plus what waits here.
         if (len >= STATUS_BYTES && status >= w) {
           const latency = inner.readU32(status + 4) + this.holdback.heldBytes(rel.stream);
@@ -321,15 +331,7 @@ export class IoRelay {
       1,
       rel,
     );
-    if (rel.stream >= 0) {
-      let sig = -1;
-      if (this.holdback.watching(rel.stream)) {
-        const copy = mem.u8;
-        const at = inner + PCM_XFER.size;
-        sig = payloadSignature(rel.payload, (off) => copy[at + off]);
-      }
-      this.holdback.handedOver(rel.stream, rel.payload, rel.buffer, sig);
-    }
+    if (rel.stream >= 0) this.holdback.handedOver(rel.stream, rel.payload);
     this.bytesRelayed += c.readBytes;
     this.messagesRelayed++;
     return true;
@@ -347,4 +349,13 @@ function readableAddr(c: DescriptorChain, offset: number): number {
     skip -= c.readLen[i];
   }
   return -1;
+}
+
+/** The signature of what a TX message's payload holds in guest memory now. */
+function guestPayloadSignature(mem: GuestMemory, rel: Relayed): number {
+  const bytes = mem.u8;
+  return payloadSignature(
+    rel.payload,
+    (off) => bytes[readableAddr(rel.chain, PCM_XFER.size + off)],
+  );
 }

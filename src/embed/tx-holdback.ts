@@ -17,16 +17,19 @@
  * at once is safe, and holding back would only add latency and take away the
  * inner device's cushion against a stalled emulator.
  *
- * Which guest is which ('auto', the default): a stream starts late. A message
- * that comes back for a buffer the relay has carried before tells: a guest
- * that re-queues before writing hands back exactly the bytes the relay copied
- * last time (it re-queues from its interrupt handler, before the application
- * runs); one that writes first hands back new bytes. After FRESH_TO_TRUST
- * re-queues in a row with new bytes, the stream goes at once for good (until
- * a device reset). Repeated content (silence) looks stale and keeps a stream
- * late: safe, only slower. The comparison samples the payload (see
- * payloadSignature): a stale period is byte-identical, so sampling never
- * mistakes it for a fresh one.
+ * Which guest is which ('auto', the default): a stream starts late. When a
+ * message completes, the relay notes what the guest's period buffer holds;
+ * when a message for that buffer comes back, it compares. A guest that
+ * re-queues before writing re-queues from its interrupt handler, before the
+ * application can run, so the buffer comes back exactly as it was at the
+ * completion; one that writes first brings it back rewritten. (The
+ * application being late does not blur this: nothing writes the buffer
+ * between its completion and a re-queue made in the interrupt handler.)
+ * After FRESH_TO_TRUST re-queues in a row that come back rewritten, the
+ * stream goes at once for good (until a device reset). Repeated content
+ * (silence) looks unwritten and keeps a stream late: safe, only slower. The
+ * comparison samples the payload (see payloadSignature): an unwritten buffer
+ * is byte-identical, so sampling never mistakes it for a rewritten one.
  *
  * Not on the audio thread: plain arrays and maps are fine here.
  */
@@ -58,9 +61,9 @@ interface OutputStream<T> {
   inFlight: number;
   /** Payload bytes handed over since the last PREPARE. */
   handed: number;
-  /** Signature of the payload last carried from each guest buffer (by its address). */
-  carried: Map<number, number>;
-  /** Re-queues in a row that brought new bytes. */
+  /** Signature of what each guest buffer (by address) held when its last message completed. */
+  atCompletion: Map<number, number>;
+  /** Re-queues in a row that came back rewritten. */
   fresh: number;
 }
 
@@ -83,7 +86,7 @@ export class TxHoldback<T extends { payload: number }> {
       heldBytes: 0,
       inFlight: 0,
       handed: 0,
-      carried: new Map(),
+      atCompletion: new Map(),
       fresh: 0,
     }));
   }
@@ -129,12 +132,13 @@ export class TxHoldback<T extends { payload: number }> {
   arrived(stream: number, buffer: number, sig: number): T[] {
     if (!this.watching(stream)) return NONE;
     const o = this.streams[stream];
-    const last = o.carried.get(buffer);
-    if (last === undefined) return NONE; // the first time round the buffer says nothing
-    o.fresh = last === sig ? 0 : o.fresh + 1;
+    const then = o.atCompletion.get(buffer);
+    if (then === undefined) return NONE; // no completion of this buffer seen since START
+    o.atCompletion.delete(buffer);
+    o.fresh = then === sig ? 0 : o.fresh + 1;
     if (o.fresh < FRESH_TO_TRUST) return NONE;
     o.mode = 'at-once';
-    o.carried.clear();
+    o.atCompletion.clear();
     this.updateLowWater(stream);
     const held: T[] = [];
     while (o.held.length > 0) held.push(this.take(o));
@@ -162,28 +166,44 @@ export class TxHoldback<T extends { payload: number }> {
     return all;
   }
 
-  /**
-   * A message of `stream` (held or not) went to the inner device, carrying
-   * the payload from guest address `buffer` with signature `sig` (-1 when
-   * the stream is not watching()).
-   */
-  handedOver(stream: number, payload: number, buffer: number, sig: number): void {
+  /** A message of `stream` (held or not) went to the inner device. */
+  handedOver(stream: number, payload: number): void {
     const o = this.streams[stream];
     o.inFlight += payload;
     o.handed += payload;
-    if (this.watching(stream)) o.carried.set(buffer, sig);
   }
 
-  /** The inner device completed a message of `stream`. */
-  completed(stream: number, payload: number): void {
-    this.streams[stream].inFlight -= payload;
+  /**
+   * The inner device completed a message of `stream`; its guest buffer at
+   * `buffer` holds what has signature `sig` now (-1 when not watching()).
+   */
+  completed(stream: number, payload: number, buffer: number, sig: number): void {
+    const o = this.streams[stream];
+    o.inFlight -= payload;
+    if (this.watching(stream) && buffer >= 0) o.atCompletion.set(buffer, sig);
   }
 
   /** PREPARE was accepted: the inner position restarts from 0 (nothing played since). */
   prepared(stream: number): void {
     const o = this.streams[stream];
     o.handed = o.inFlight;
+    this.forgetCompletions(o);
     this.updateLowWater(stream);
+  }
+
+  /**
+   * START was accepted. The periods a guest sends at START (Linux < 6.8
+   * sends every free one; after an xrun or a pause the application has
+   * rewritten them) say nothing about how it re-queues: only re-queues of
+   * buffers completed after START count as evidence.
+   */
+  started(stream: number): void {
+    this.forgetCompletions(this.streams[stream]);
+  }
+
+  private forgetCompletions(o: OutputStream<T>): void {
+    o.atCompletion.clear();
+    o.fresh = 0;
   }
 
   heldCount(stream: number): number {
@@ -206,7 +226,7 @@ export class TxHoldback<T extends { payload: number }> {
       o.heldBytes = 0;
       o.inFlight = 0;
       o.handed = 0;
-      o.carried.clear();
+      o.atCompletion.clear();
       o.fresh = 0;
       o.mode = this.policy === 'at-once' ? 'at-once' : 'late';
     }

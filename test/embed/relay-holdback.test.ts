@@ -27,6 +27,8 @@ interface Guest {
    * relay: no emulator tick or timer polls it (default: it polls after each re-queue).
    */
   kicksOnly?: boolean;
+  /** The application writes each period one period late: after the relay has copied it. */
+  lateApp?: boolean;
 }
 
 function play(
@@ -76,6 +78,7 @@ function play(
   const latencies: number[] = [];
   let completed = 0;
   let maxHeld = 0;
+  let lateWrite = -1; // lateApp: the period the application has yet to write
   for (let q = 0; completed < totalPeriods; q++) {
     if (q > (totalPeriods + periods + 4) * (periodFrames / QUANTUM) + 50)
       throw new Error('stalled');
@@ -101,6 +104,12 @@ function play(
       send(period);
       if (!guest.kicksOnly) relay.poll(); // ...the emulator's timer fires here...
       maxHeld = Math.max(maxHeld, relay.stats().heldMessages);
+      if (guest.lateApp) {
+        // ...and aplay writes the previous period, late.
+        if (lateWrite >= 0) writePeriod(lateWrite);
+        lateWrite = period;
+        continue;
+      }
       writePeriod(period); // ...and only now does aplay write the period.
     }
   }
@@ -144,6 +153,14 @@ describe('RelayDevice with a Linux < 6.8 guest (re-queues before the application
       expect(r.maxHeld).toBeGreaterThan(0);
     });
   }
+
+  it('an application later than the hold-back still never gets such a guest trusted', () => {
+    // aplay writes each period only after the relay copied it (stale audio, as a late
+    // application gets): the buffer comes back rewritten relative to that copy, but
+    // never relative to its completion, from which a Linux < 6.8 guest re-queues.
+    const r = play(1024, 4, 16, undefined, { lateApp: true });
+    expect(r.mode).toBe('late');
+  });
 
   it("'at-once' with such a guest plays stale periods: why the hold-back exists", () => {
     const r = play(1024, 4, 12, undefined, { policy: 'at-once' });

@@ -9,13 +9,18 @@ import { type V86Cpu, v86Bus } from '../../src/embed/v86-bus.ts';
 import { MMIO, VIRTIO_MMIO_MAGIC } from '../../src/virtio/mmio.ts';
 
 function fakeCpu() {
-  const maps: { addr: number; size: number; r32?: (a: number) => number }[] = [];
+  const maps: {
+    addr: number;
+    size: number;
+    r32?: (a: number) => number;
+    w32?: (a: number, v: number) => void;
+  }[] = [];
   const irqs: string[] = [];
   let timerCalls = 0;
   const cpu: V86Cpu = {
     io: {
-      mmap_register(addr, size, _r8, _w8, r32) {
-        maps.push({ addr, size, r32 });
+      mmap_register(addr, size, _r8, _w8, r32, w32) {
+        maps.push({ addr, size, r32, w32 });
       },
     },
     device_raise_irq: (n) => irqs.push(`+${n}`),
@@ -30,6 +35,36 @@ function fakeCpu() {
 }
 
 describe('v86Bus', () => {
+  it('never changes the interrupt line inside an MMIO access: after it, at a safe point', async () => {
+    const f = fakeCpu();
+    const bus = v86Bus({ v86: { cpu: f.cpu } }, 5);
+    const during: string[][] = [];
+    bus.mapMmio(0xfe000000, 0x1000, {
+      read: () => 0,
+      write: (o) => {
+        if (o === 0x50) bus.setIrq(true); // the relay answers inside the guest's QueueNotify
+        if (o === 0x64) {
+          bus.setIrq(false); // InterruptACK...
+          bus.setIrq(true); // ...and new news before the access ends
+        }
+        during.push([...f.irqs]);
+      },
+    });
+    const w32 = f.maps[0].w32!;
+    w32((0xfe000000 + 0x50) | 0, 0);
+    expect(during[0]).toEqual([]); // nothing inside the access
+    await Promise.resolve(); // v86's main loop returned: the microtask raises it
+    expect(f.irqs).toEqual(['+5']);
+    w32((0xfe000000 + 0x64) | 0, 1);
+    expect(f.irqs).toEqual(['+5']);
+    f.cpu.run_hardware_timers(false, 100); // or the next tick, if it comes first
+    expect(f.irqs).toEqual(['+5', '-5', '+5']); // a lower and a raise: the PIC sees an edge
+    await Promise.resolve();
+    expect(f.irqs).toEqual(['+5', '-5', '+5']); // once
+    bus.setIrq(false); // outside an access: at once
+    expect(f.irqs).toEqual(['+5', '-5', '+5', '-5']);
+  });
+
   it("calls tick callbacks from v86's timer loop, at most every 0.25 ms, passing its result on", () => {
     const f = fakeCpu();
     const bus = v86Bus({ v86: { cpu: f.cpu } }, 5);
