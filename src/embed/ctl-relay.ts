@@ -11,6 +11,7 @@
  * heap: requests are relayed one at a time, and a command (RELEASE, which
  * frees the heap) never waits for room that I/O messages hold. One notify
  * answers at most a queue's worth of requests (`more` says some are left).
+
  * Runs on the emulator's thread, beside RelayDevice.
  */
 
@@ -120,7 +121,9 @@ export class CtlRelay {
       // RELEASE returns every message of the stream, those still waiting here too.
       if (code === VIRTIO_SND_R_PCM_RELEASE) this.io.released(id);
     }
-    // Messages the command returned (RELEASE) reach the guest before its response.
+    // Messages the command returned (RELEASE) reach the guest before its response,
+    // withheld or not: a guest that sends a command waits for nothing else.
     this.answered();
+    this.io.afterCommand();
   }
 }

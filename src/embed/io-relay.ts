@@ -28,6 +28,7 @@ import type { DescriptorChain } from '../virtio/chain.ts';
 import type { DriverQueue } from '../virtio/driver-queue.ts';
 import type { GuestHeap } from '../virtio/heap.ts';
 import type { GuestMemory } from '../virtio/memory.ts';
+import type { CompletionGate } from './completion-gate.ts';
 import type { GuestRings } from './guest-rings.ts';
 import { payloadSignature, type TxHoldback, type TxMode } from './tx-holdback.ts';
 
@@ -35,12 +36,19 @@ const TXQ = VIRTIO_SND_VQ_TX;
 const RXQ = VIRTIO_SND_VQ_RX;
 const STATUS_BYTES = PCM_STATUS.size;
 
+/** A completion the guest has not been given yet (completion-gate.ts). */
+export interface GuestCompletion {
+  q: number;
+  head: number;
+  len: number;
+}
+
 /** A guest TX/RX message and the inner message standing for it. */
 export interface Relayed {
   q: number;
   /** The guest chain's segments, kept from when it was taken. */
   chain: DescriptorChain;
-  /** TX: the stream its header names, if that is one of ours; otherwise -1. */
+  /** The stream its header names, if that is one of ours; otherwise -1. */
   stream: number;
   /** TX: PCM bytes after the xfer header. */
   payload: number;
@@ -63,6 +71,8 @@ export interface IoRelayStats {
   backlogged: number;
   /** Messages the relay answered itself: too large for any stream (BAD_MSG) or for its heap (IO_ERR). */
   refused: number;
+  /** Completions the guest has not been given yet (completion-gate.ts). */
+  withheld: number;
 }
 
 export class IoRelay {
@@ -83,12 +93,18 @@ export class IoRelay {
   /** Our TX and RX queues to the inner device (by queue index), from activate(). */
   private readonly inner: (DriverQueue<Relayed> | null)[] = [null, null, null, null];
 
+  /** A timer that gives the guest withheld completions when they expire. */
+  private gateTimer: ReturnType<typeof setTimeout> | null = null;
+
   constructor(
     private readonly guest: GuestRings,
     /** The relay's SharedArrayBuffer, where inner messages live. */
     private readonly innerMem: GuestMemory,
     private readonly heap: GuestHeap,
     private readonly holdback: TxHoldback<Relayed>,
+    private readonly gate: CompletionGate<GuestCompletion>,
+    /** Called (from a timer) when withheld completions are due: the relay polls. */
+    private readonly wake: () => void = () => {},
   ) {}
 
   /**
@@ -110,6 +126,7 @@ export class IoRelay {
       heldMessagesPeak: this.heldMessagesPeak,
       backlogged: this.backlog[TXQ].length + this.backlog[RXQ].length,
       refused: this.refused,
+      withheld: this.gate.waiting,
     };
   }
 
@@ -124,16 +141,51 @@ export class IoRelay {
     return n;
   }
 
-  /** Takes new guest messages and hands over what is due. */
+  /** Takes new guest messages, hands over what is due, and gives the guest expired completions. */
   poll(): void {
     this.pump(TXQ);
     this.pump(RXQ);
+    this.give(this.gate.expired());
   }
 
-  /** Before a control request: the inner device must see every message queued before it. */
+  /**
+   * Before a control request: the inner device must see every message queued
+   * before it, and the guest every completion withheld from it.
+   */
   beforeCommand(): void {
     this.poll();
     for (const m of this.holdback.takeAll()) this.forward(m);
+    this.give(this.gate.clear());
+  }
+
+  /** After a control request: the guest gets every completion, those it returned too. */
+  afterCommand(): void {
+    this.give(this.gate.clear());
+  }
+
+  /** Gives the guest completions the gate withheld, and signals its queues. */
+  private give(items: readonly GuestCompletion[]): void {
+    if (items.length === 0) return;
+    let tx = false;
+    let rx = false;
+    for (const it of items) {
+      this.guest.queue(it.q).pushUsed(it.head, it.len);
+      if (it.q === TXQ) tx = true;
+      else rx = true;
+    }
+    if (tx) this.guest.signal(this.guest.queue(TXQ));
+    if (rx) this.guest.signal(this.guest.queue(RXQ));
+  }
+
+  /** Wakes the relay when the next withheld completion expires (the gate's clock is the audio clock). */
+  private armGateTimer(): void {
+    if (this.gateTimer !== null || this.gate.waiting === 0) return;
+    const ms = Math.max(0, this.gate.nextExpiry() - this.gate.clock());
+    this.gateTimer = setTimeout(() => {
+      this.gateTimer = null;
+      this.wake();
+      this.armGateTimer();
+    }, ms + 1);
   }
 
   /** The inner device accepted PREPARE (its position restarts) for stream `id`. */
@@ -190,7 +242,7 @@ export class IoRelay {
       const w = rel.inner + c.readBytes;
       const status = w + c.writeBytes - STATUS_BYTES;
       const data = Math.max(0, len - STATUS_BYTES);
-      if (rel.stream >= 0) {
+      if (qi === TXQ && rel.stream >= 0) {
         // What the guest's buffer holds now: a re-queue that brings it back unwritten
         // tells a guest that re-queues before writing (tx-holdback.ts).
         let sig = -1;
@@ -213,15 +265,24 @@ export class IoRelay {
         STATUS_BYTES,
       );
       this.bytesRelayed += data;
+      // A period played or filled: the guest hears of it now, or once it shows it read the
+      // last ones (completion-gate.ts). Anything else (an error, a refusal) goes at once.
+      const played = len >= STATUS_BYTES && inner.readU32(status) === VIRTIO_SND_S_OK;
       this.heap.release(rel.inner);
-      q.pushUsed(c.head, len);
+      if (!played || this.gate.offer(rel.stream, { q: qi, head: c.head, len })) {
+        q.pushUsed(c.head, len);
+      }
     }
     this.guest.signal(q);
+    this.armGateTimer();
   }
 
-  /** Device reset: held and backlogged guest buffers are forgotten with the rings. */
+  /** Device reset: held, backlogged and withheld guest buffers are forgotten with the rings. */
   reset(): void {
     this.holdback.clear();
+    this.gate.clear();
+    if (this.gateTimer !== null) clearTimeout(this.gateTimer);
+    this.gateTimer = null;
     for (const b of this.backlog) b.length = 0;
     this.inner[TXQ] = null;
     this.inner[RXQ] = null;
@@ -241,12 +302,14 @@ export class IoRelay {
       const rel: Relayed = {
         q: qi,
         chain: c.snapshot(),
-        stream: qi === TXQ ? this.streamOf(mem, c) : -1,
+        stream: this.streamOf(mem, c),
         payload: Math.max(0, c.readBytes - PCM_XFER.size),
         buffer: -1,
         inner: -1,
       };
-      if (rel.payload > 0 && this.holdback.watching(rel.stream)) {
+      // A new message: the guest read the position, so it may hear of more completions.
+      if (rel.stream >= 0) this.give(this.gate.arrived(rel.stream));
+      if (qi === TXQ && rel.payload > 0 && this.holdback.watching(rel.stream)) {
         rel.buffer = readableAddr(rel.chain, PCM_XFER.size);
         const bytes = mem.u8;
         const sig = payloadSignature(
@@ -255,7 +318,7 @@ export class IoRelay {
         );
         for (const m of this.holdback.arrived(rel.stream, rel.buffer, sig)) this.forward(m);
       }
-      if (rel.stream >= 0 && this.holdback.holds(rel.stream)) {
+      if (qi === TXQ && this.holdback.holds(rel.stream)) {
         this.holdback.hold(rel.stream, rel);
         this.heldMessagesPeak = Math.max(this.heldMessagesPeak, this.heldMessages());
       } else this.forward(rel);
@@ -331,7 +394,7 @@ export class IoRelay {
       1,
       rel,
     );
-    if (rel.stream >= 0) this.holdback.handedOver(rel.stream, rel.payload);
+    if (rel.q === TXQ && rel.stream >= 0) this.holdback.handedOver(rel.stream, rel.payload);
     this.bytesRelayed += c.readBytes;
     this.messagesRelayed++;
     return true;

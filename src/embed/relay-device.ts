@@ -56,9 +56,10 @@ import { GuestHeap } from '../virtio/heap.ts';
 import { GuestMemory } from '../virtio/memory.ts';
 import { VirtioMmioTransport } from '../virtio/mmio.ts';
 import { MmioDriver } from '../virtio/mmio-driver.ts';
+import { CompletionGate } from './completion-gate.ts';
 import { CtlRelay, ctlAreaBytes } from './ctl-relay.ts';
 import { GuestRings } from './guest-rings.ts';
-import { IoRelay, type IoRelayStats, type Relayed } from './io-relay.ts';
+import { type GuestCompletion, IoRelay, type IoRelayStats, type Relayed } from './io-relay.ts';
 import {
   DEFAULT_TX_LEAD_MS,
   TxHoldback,
@@ -202,6 +203,12 @@ export class RelayDevice implements VirtioDevice {
       new TxHoldback<Relayed>(this.inner.streamViews, txLeadMs, txHoldback, (id, bytes) =>
         this.inner.setTxLowWater(id, bytes),
       ),
+      // Timed by the audio clock, as completions are: a suspended context holds them too.
+      new CompletionGate<GuestCompletion>(
+        this.inner.streamViews,
+        () => (this.inner.framesRendered * 1000) / this.inner.sampleRate,
+      ),
+      () => this.poll(),
     );
     this.ctl = new CtlRelay(this.guest, this.innerMem, this.innerDrv, this.io, maxResponse, () =>
       this.serviceIfPending(),

@@ -451,6 +451,11 @@ export class VirtioSndDevice implements VirtioDevice {
     this.shared.streams[id].lowWater = bytes;
   }
 
+  /** Context frames the renderer has rendered since the device was made: the audio clock. */
+  get framesRendered(): number {
+    return this.shared.framesRendered;
+  }
+
   /** The output latency last set (seconds). */
   get outputLatency(): number {
     return this.shared.outputLatencyUs.load() / 1e6;
