@@ -11,13 +11,23 @@
  * heap: requests are relayed one at a time, and a command (RELEASE, which
  * frees the heap) never waits for room that I/O messages hold. One notify
  * answers at most a queue's worth of requests (`more` says some are left).
-
+ *
+ * The relay offers the guest no MSG_POLLING (it clears the bit in PCM_INFO
+ * answers): a kick is a function call here, not a VM exit, and it shows the
+ * relay each message the moment it is queued. That moment matters: a guest
+ * that re-queues a period before writing it (tx-holdback.ts) must be seen
+ * doing so before its application has had time to write, and a guest that
+ * polls would show its message only at the relay's next poll.
  * Runs on the emulator's thread, beside RelayDevice.
  */
 
 import { MAX_REQUEST_BYTES } from '../device/index.ts';
 import {
   PCM_HDR,
+  PCM_INFO,
+  QUERY_INFO,
+  VIRTIO_SND_PCM_F_MSG_POLLING,
+  VIRTIO_SND_R_PCM_INFO,
   VIRTIO_SND_R_PCM_PREPARE,
   VIRTIO_SND_R_PCM_RELEASE,
   VIRTIO_SND_R_PCM_START,
@@ -113,6 +123,7 @@ export class CtlRelay {
   private afterCommand(readBytes: number, len: number): void {
     const inner = this.innerMem;
     const ok = len >= 4 && inner.readU32(RESPONSE_AT) === VIRTIO_SND_S_OK;
+    if (ok && readBytes === QUERY_INFO.size) this.maskPcmInfo(len);
     if (ok && readBytes === PCM_HDR.size) {
       const code = inner.readU32(REQUEST_AT);
       const id = inner.readU32(REQUEST_AT + PCM_HDR.streamId);
@@ -125,5 +136,17 @@ export class CtlRelay {
     // withheld or not: a guest that sends a command waits for nothing else.
     this.answered();
     this.io.afterCommand();
+  }
+
+  /** A PCM_INFO answer of `len` bytes: no stream offers the guest MSG_POLLING (see above). */
+  private maskPcmInfo(len: number): void {
+    const inner = this.innerMem;
+    if (inner.readU32(REQUEST_AT + QUERY_INFO.code) !== VIRTIO_SND_R_PCM_INFO) return;
+    const stride = inner.readU32(REQUEST_AT + QUERY_INFO.itemSize);
+    if (stride < PCM_INFO.size) return; // the inner device refused it
+    for (let at = 4; at + PCM_INFO.size <= len; at += stride) {
+      const f = RESPONSE_AT + at + PCM_INFO.features;
+      inner.writeU32(f, inner.readU32(f) & ~(1 << VIRTIO_SND_PCM_F_MSG_POLLING));
+    }
   }
 }

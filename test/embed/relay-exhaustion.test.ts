@@ -252,3 +252,29 @@ describe('relay control queue', () => {
     ).toThrow(DeviceConfigError);
   });
 });
+
+describe('RelayDevice: what it offers the guest', () => {
+  it('offers no MSG_POLLING: the guest kicks, so each message is seen when it is queued', () => {
+    const polling = 1 << P.VIRTIO_SND_PCM_F_MSG_POLLING;
+    const direct = new SndGuest({}, 1 << 20).init();
+    const inner = direct.query(P.VIRTIO_SND_R_PCM_INFO, 0, 2, 32);
+    expect(
+      new DataView(inner.payload.buffer, inner.payload.byteOffset).getUint32(4, true) & polling,
+    ).toBe(polling);
+    const g = new SndGuest({ relay: {} }, 4 << 20).init();
+    for (const size of [32, 48]) {
+      const r = g.query(P.VIRTIO_SND_R_PCM_INFO, 0, 2, size);
+      expect(r.status).toBe(OK);
+      const v = new DataView(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength);
+      for (let i = 0; i < 2; i++) {
+        const features = v.getUint32(i * size + 4, true);
+        expect(features & polling).toBe(0);
+        // The other features pass through unchanged (EVT_XRUNS at least).
+        expect(features & (1 << P.VIRTIO_SND_PCM_F_EVT_XRUNS)).not.toBe(0);
+        expect(v.getUint8(i * size + 24)).toBe(
+          i === 0 ? P.VIRTIO_SND_D_OUTPUT : P.VIRTIO_SND_D_INPUT,
+        );
+      }
+    }
+  });
+});
