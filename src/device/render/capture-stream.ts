@@ -82,6 +82,8 @@ export class CaptureStream extends StreamCore {
         put * this.channels,
       );
       m.done = done + k * fb;
+      // Room left to fill, as TX counts what is left to play.
+      this.slot.queuedBytes -= k * fb;
       this.s.rxBytes.value += k * fb;
       this.advance(k, k * fb);
       put += k;
