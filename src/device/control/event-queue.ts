@@ -21,6 +21,14 @@ const EVENT_SIZE = 8;
 /** Waiting events kept one by one; beyond, PCM events are counted. */
 export const BACKLOG_CAP = 4096;
 
+/** The backlog as plain values (snapshots): queued events in order, then the counted ones. */
+export interface EventQueueState {
+  pending: [code: number, data: number][];
+  counted: [code: number, data: number, count: number][];
+  delivered: number;
+  rejected: number;
+}
+
 export class EventQueue {
   private pending: [code: number, data: number][] = [];
   /** Index of the oldest waiting event in `pending` (shift() would make delivery O(n^2)). */
@@ -108,6 +116,27 @@ export class EventQueue {
       this.delivered++;
     }
     return this.queue.error;
+  }
+
+  snapshot(): EventQueueState {
+    return {
+      pending: this.pending.slice(this.head).map(([c, d]) => [c, d]),
+      counted: [...this.counted.values()].map(([c, d, n]) => [c, d, n]),
+      delivered: this.delivered,
+      rejected: this.rejected,
+    };
+  }
+
+  /** Replaces the backlog with `s` (checked by the caller). */
+  restore(s: EventQueueState): void {
+    this.clear();
+    this.pending = s.pending.map(([c, d]) => [c >>> 0, d >>> 0]);
+    for (const [c, d, n] of s.counted) {
+      this.counted.set(`${c >>> 0}:${d >>> 0}`, [c >>> 0, d >>> 0, n]);
+      this.countedTotal += n;
+    }
+    this.delivered = s.delivered;
+    this.rejected = s.rejected;
   }
 
   clear(): void {

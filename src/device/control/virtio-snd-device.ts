@@ -9,6 +9,7 @@
  * probe the card and set up streams while the AudioContext is suspended.
  */
 
+import type { PreparedRestore } from '../../snapshot/snapshot-format.ts';
 import {
   VIRTIO_ID_SOUND,
   VIRTIO_SND_CTL_EVT_MASK_VALUE,
@@ -66,6 +67,12 @@ import {
 } from './config.ts';
 import { ControlQueue, type ControlRequest, type ControlResponse } from './control-queue.ts';
 import { type ControlConfig, Controls, DEFAULT_CONTROLS } from './controls.ts';
+import {
+  type DeviceParts,
+  deviceConfigKey,
+  prepareDeviceRestore,
+  saveDevice,
+} from './device-snapshot.ts';
 import { EventQueue } from './event-queue.ts';
 import { Jacks } from './jacks.ts';
 import { PcmControl } from './pcm-control.ts';
@@ -133,6 +140,8 @@ export class VirtioSndDevice implements VirtioDevice {
   private link: TransportLink | null = null;
   private features = 0n;
   private serviceLoop: { stop(): void } | null = null;
+  /** What a snapshot of this device must match (deviceConfigKey). */
+  private readonly configKey: string;
 
   constructor(options: VirtioSndDeviceOptions) {
     const { memory, sampleRate } = options;
@@ -147,7 +156,8 @@ export class VirtioSndDevice implements VirtioDevice {
     this.streams = (options.streams ?? DEFAULT_STREAMS).map(resolveStream);
     if (this.streams.length === 0) throw new DeviceConfigError('streams must not be empty');
     if (this.streams.length > 64) throw new DeviceConfigError('at most 64 streams');
-    this.jacks = new Jacks((options.jacks ?? DEFAULT_JACKS).map(resolveJack));
+    const jacks = (options.jacks ?? DEFAULT_JACKS).map(resolveJack);
+    this.jacks = new Jacks(jacks);
     this.chmaps = new Chmaps((options.chmaps ?? DEFAULT_CHMAPS).map(resolveChmap));
     const tapFrames = options.tapFrames ?? 0;
     this.shared = SharedState.create({
@@ -159,6 +169,13 @@ export class VirtioSndDevice implements VirtioDevice {
       options.controls === false
         ? null
         : new Controls(options.controls ?? DEFAULT_CONTROLS, (id) => this.controlChanged(id));
+    this.configKey = deviceConfigKey({
+      sampleRate,
+      streams: this.streams,
+      jacks,
+      chmaps: this.chmaps.maps,
+      controls: options.controls === false ? null : (options.controls ?? DEFAULT_CONTROLS),
+    });
     this.deviceFeatures =
       featureBit(VIRTIO_F_VERSION_1) |
       featureBit(VIRTIO_F_INDIRECT_DESC) |
@@ -434,6 +451,61 @@ export class VirtioSndDevice implements VirtioDevice {
       eventsDelivered: this.events.delivered,
       eventBacklog: this.events.backlog,
     });
+  }
+
+  // ---- snapshots -----------------------------------------------------------
+
+  /**
+   * The device's whole state as a snapshot (see device-snapshot.ts): queues,
+   * streams, in-flight messages, events, controls, jacks. Guest memory and
+   * the transport are not in it: save them with it (saveSoundState does the
+   * transport). Safe while the renderer runs: the queues are locked while
+   * they are read.
+   */
+  saveState(): Uint8Array {
+    return saveDevice(this.snapshotParts());
+  }
+
+  /**
+   * Reads and checks a snapshot from a device of the same configuration
+   * against this one and guest memory as it is now. Throws a SnapshotError,
+   * changing nothing, if anything is wrong; apply() then restores it and
+   * cannot fail. Running streams go on from where they were saved; the
+   * renderer drops its private state.
+   */
+  prepareRestore(bytes: Uint8Array): PreparedRestore {
+    return prepareDeviceRestore(this.snapshotParts(), bytes);
+  }
+
+  /** prepareRestore(bytes).apply(). */
+  restoreState(bytes: Uint8Array): void {
+    this.prepareRestore(bytes).apply();
+  }
+
+  private snapshotParts(): DeviceParts {
+    const device = this;
+    return {
+      mem: this.mem,
+      shared: this.shared,
+      sampleRate: this.sampleRate,
+      streams: this.streams,
+      jacks: this.jacks,
+      controls: this.controls,
+      controlq: this.controlq,
+      events: this.events,
+      eventRing: this.eventRing,
+      io: this.io,
+      deviceFeatures: this.deviceFeatures,
+      configKey: this.configKey,
+      queueMaxSize: (i) => this.queueMaxSize(i),
+      get features() {
+        return device.features;
+      },
+      set features(f: bigint) {
+        device.features = f;
+      },
+      updateGains: () => this.updateGains(),
+    };
   }
 
   /** Stops the automatic service loop. */

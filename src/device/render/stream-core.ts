@@ -58,8 +58,6 @@ export class StreamCore {
   protected blockStart = 0;
   /** Context frames a dry stream waits for STOP before it counts an xrun. */
   private graceFrames = 0;
-  /** Context frames the stream has been dry (while XRUN_DRY). */
-  private dryFrames = 0;
   private readonly contextRate: number;
 
   protected readonly s: SharedState;
@@ -139,11 +137,12 @@ export class StreamCore {
     }
     if (x === XRUN_NONE) {
       st.xrun = XRUN_DRY;
-      this.dryFrames = 0;
+      st.dryFrames = 0;
     }
     if (st.xrun !== XRUN_DRY) return;
-    this.dryFrames += n;
-    if (this.dryFrames >= this.graceFrames) {
+    // In the stream's entry, not here: a snapshot taken during the grace keeps it.
+    st.dryFrames += n;
+    if (st.dryFrames >= this.graceFrames) {
       this.countXrun();
       st.xrun = XRUN_ACTIVE;
     }

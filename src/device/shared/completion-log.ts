@@ -49,6 +49,8 @@ export class CompletionLog {
     const e = this.s.completionEntries;
     const w = this.s.completionWrite.load();
     let from = this.next;
+    // The write position went back (a snapshot was restored): go on from there.
+    if (((w - from) | 0) < 0) from = w;
     if (((w - from) | 0) > COMPLETION_LOG_ENTRIES) {
       this.lost += ((w - from) | 0) - COMPLETION_LOG_ENTRIES;
       from = (w - COMPLETION_LOG_ENTRIES) | 0;

@@ -72,6 +72,7 @@ const S_FRAMES_LO = 18;
 const S_FRAMES_HI = 19;
 const S_LAST_COMPLETION_FRAME = 20;
 const S_LAST_LATENCY = 21;
+const S_DRY_FRAMES = 22;
 const S_PEAK = 23; // float32
 const S_START_FRAME = 24;
 const S_EVT_PERIODS_OVERFLOW = 25;
@@ -418,6 +419,91 @@ export class StreamSlot {
     this.i32[this.b + S_START_FRAME] = v;
   }
 
+  /** Context frames the stream has been dry while XRUN_DRY (the grace before an xrun). */
+  get dryFrames(): number {
+    return this.i32[this.b + S_DRY_FRAMES];
+  }
+  set dryFrames(v: number) {
+    this.i32[this.b + S_DRY_FRAMES] = v;
+  }
+
+  /** Everything of the entry a snapshot keeps (its direction is the device's configuration). */
+  saveState(): StreamSlotState {
+    const u = this.i32;
+    const b = this.b;
+    const fifo: number[] = [];
+    const r = u[b + S_FIFO_READ];
+    for (let k = 0; k < this.fifoCount; k++) fifo.push(this.fifo[(r + k) & (IO_QUEUE_MAX - 1)]);
+    return {
+      state: u[b + S_STATE],
+      channels: u[b + S_CHANNELS],
+      format: u[b + S_FORMAT],
+      rate: u[b + S_RATE],
+      rateHz: u[b + S_RATE_HZ],
+      periodBytes: u[b + S_PERIOD_BYTES],
+      bufferBytes: u[b + S_BUFFER_BYTES],
+      features: u[b + S_FEATURES],
+      frameBytes: u[b + S_FRAME_BYTES],
+      queuedBytes: u[b + S_QUEUED_BYTES],
+      fifo,
+      xrun: u[b + S_XRUN],
+      xrunCount: u[b + S_XRUN_COUNT] >>> 0,
+      completed: u[b + S_COMPLETED] >>> 0,
+      periodPos: u[b + S_PERIOD_POS],
+      frames: this.frames,
+      lastCompletionFrame: this.lastCompletionFrame,
+      lastLatency: u[b + S_LAST_LATENCY] >>> 0,
+      peak: this.f32[b + S_PEAK],
+      startFrame: u[b + S_START_FRAME],
+      dryFrames: u[b + S_DRY_FRAMES],
+      periodsOverflow: u[b + S_EVT_PERIODS_OVERFLOW] >>> 0,
+      xrunsOverflow: u[b + S_EVT_XRUNS_OVERFLOW] >>> 0,
+    };
+  }
+
+  /**
+   * Sets the entry from a snapshot (checked by the caller, who holds the
+   * stream's queue lock) and bumps the prepare generation so the renderer
+   * re-reads it.
+   */
+  applyState(st: StreamSlotState): void {
+    const u = this.i32;
+    const b = this.b;
+    const direction = u[b + S_DIRECTION];
+    const gen = u[b + S_PREPARE_GEN];
+    u.fill(0, b, b + STREAM_WORDS);
+    u[b + S_DIRECTION] = direction;
+    u[b + S_PREPARE_GEN] = gen + 1;
+    u[b + S_STATE] = st.state;
+    u[b + S_CHANNELS] = st.channels;
+    u[b + S_FORMAT] = st.format;
+    u[b + S_RATE] = st.rate;
+    u[b + S_RATE_HZ] = st.rateHz;
+    u[b + S_PERIOD_BYTES] = st.periodBytes;
+    u[b + S_BUFFER_BYTES] = st.bufferBytes;
+    u[b + S_FEATURES] = st.features;
+    u[b + S_FRAME_BYTES] = st.frameBytes;
+    u[b + S_QUEUED_BYTES] = st.queuedBytes;
+    st.fifo.forEach((head, k) => {
+      this.fifo[k] = head;
+    });
+    u[b + S_FIFO_READ] = 0;
+    u[b + S_FIFO_WRITE] = st.fifo.length;
+    u[b + S_XRUN] = st.xrun;
+    u[b + S_XRUN_COUNT] = st.xrunCount;
+    u[b + S_COMPLETED] = st.completed;
+    u[b + S_PERIOD_POS] = st.periodPos;
+    u[b + S_FRAMES_LO] = st.frames % 2 ** 32;
+    u[b + S_FRAMES_HI] = Math.floor(st.frames / 2 ** 32);
+    u[b + S_LAST_COMPLETION_FRAME] = st.lastCompletionFrame;
+    u[b + S_LAST_LATENCY] = st.lastLatency;
+    this.f32[b + S_PEAK] = st.peak;
+    u[b + S_START_FRAME] = st.startFrame;
+    u[b + S_DRY_FRAMES] = st.dryFrames;
+    u[b + S_EVT_PERIODS_OVERFLOW] = st.periodsOverflow;
+    u[b + S_EVT_XRUNS_OVERFLOW] = st.xrunsOverflow;
+  }
+
   // ---- the FIFO of message heads, oldest first ----
   get fifoCount(): number {
     return (this.i32[this.b + S_FIFO_WRITE] - this.i32[this.b + S_FIFO_READ]) | 0;
@@ -439,6 +525,46 @@ export class StreamSlot {
     this.i32[this.b + S_FIFO_READ] = 0;
     this.i32[this.b + S_FIFO_WRITE] = 0;
   }
+}
+
+/** A stream entry as plain values (snapshots). */
+export interface StreamSlotState {
+  state: number;
+  channels: number;
+  format: number;
+  rate: number;
+  rateHz: number;
+  periodBytes: number;
+  bufferBytes: number;
+  features: number;
+  frameBytes: number;
+  queuedBytes: number;
+  /** Heads of its queued messages, oldest first. */
+  fifo: number[];
+  xrun: number;
+  xrunCount: number;
+  completed: number;
+  periodPos: number;
+  frames: number;
+  lastCompletionFrame: number;
+  lastLatency: number;
+  peak: number;
+  startFrame: number;
+  dryFrames: number;
+  periodsOverflow: number;
+  xrunsOverflow: number;
+}
+
+/** An in-flight message as plain values (snapshots). */
+export interface MessageSlotState {
+  head: number;
+  stream: number;
+  bytes: number;
+  done: number;
+  /** Payload segments: [address, length]. */
+  segments: [number, number][];
+  /** Where the status goes: up to two [address, length] pieces. */
+  status: [number, number, number, number];
 }
 
 /** An in-flight TX or RX message, indexed by its descriptor head. */
@@ -515,6 +641,36 @@ export class MessageSlot {
   get statusAddr1(): number {
     return this.i32[this.b + M_STATUS_ADDR1] >>> 0;
   }
+
+  saveState(): MessageSlotState {
+    const u = this.i32;
+    const b = this.b;
+    const segments: [number, number][] = [];
+    for (let i = 0; i < this.segments; i++) segments.push([this.segAddr(i), this.segLen(i)]);
+    return {
+      head: this.head,
+      stream: u[b + M_STREAM],
+      bytes: u[b + M_BYTES],
+      done: u[b + M_DONE],
+      segments,
+      status: [this.statusAddr0, u[b + M_STATUS_LEN0], this.statusAddr1, u[b + M_STATUS_LEN1]],
+    };
+  }
+
+  /** Sets the entry from a snapshot (checked by the caller, holding the queue's lock). */
+  applyState(m: MessageSlotState): void {
+    const u = this.i32;
+    const b = this.b;
+    u.fill(0, b, b + MSG_WORDS);
+    u[b + M_STREAM] = m.stream;
+    u[b + M_BYTES] = m.bytes;
+    u[b + M_DONE] = m.done;
+    u[b + M_SEGMENTS] = m.segments.length;
+    m.segments.forEach(([addr, len], i) => {
+      this.setSegment(i, addr, len);
+    });
+    this.setStatus(m.status[0], m.status[1], m.status[2], m.status[3]);
+  }
 }
 
 /**
@@ -577,6 +733,23 @@ export class CoefficientSlot {
   get exact(): boolean {
     return this.i32[this.b + C_EXACT] === 1;
   }
+}
+
+/** The header words kept in a snapshot, as plain values. */
+export interface SharedHeaderState {
+  /** 1 once DRIVER_OK made the device usable. */
+  active: number;
+  /** INT_* news the control plane has not picked up yet. */
+  intFlags: number;
+  quantum: number;
+  framesRendered: number;
+  tapWrite: number;
+  completionWrite: number;
+  txBytes: number;
+  rxBytes: number;
+  badMessages: number;
+  evtOverflowed: number;
+  outputLatencyUs: number;
 }
 
 /** Typed views over the shared buffer, made once. */
@@ -744,6 +917,44 @@ export class SharedState {
     const lo = (this.framesLo.value >>> 0) + frames;
     if (lo > 0xffffffff) this.framesHi.add(1);
     this.framesLo.store(lo >>> 0);
+  }
+
+  /** The header words a snapshot keeps (locks, doorbell and the event ring are not among them). */
+  saveHeader(): SharedHeaderState {
+    return {
+      active: this.active.load(),
+      intFlags: this.intFlags.load(),
+      quantum: this.quantum.load() >>> 0,
+      framesRendered: this.framesRendered,
+      tapWrite: this.tapWrite.load() >>> 0,
+      completionWrite: this.completionWrite.load() >>> 0,
+      txBytes: this.txBytes.load() >>> 0,
+      rxBytes: this.rxBytes.load() >>> 0,
+      badMessages: this.badMessages.load() >>> 0,
+      evtOverflowed: this.evtOverflowed.load() >>> 0,
+      outputLatencyUs: this.outputLatencyUs.load() >>> 0,
+    };
+  }
+
+  /**
+   * Sets the header from a snapshot (the caller holds both queue locks). The
+   * tap and the completion log start empty at the restored positions.
+   */
+  applyHeader(h: SharedHeaderState): void {
+    this.intFlags.store(h.intFlags);
+    this.quantum.store(h.quantum);
+    this.framesHi.store(Math.floor(h.framesRendered / 2 ** 32));
+    this.framesLo.store(h.framesRendered % 2 ** 32);
+    this.tapSamples.fill(0);
+    this.tapWrite.store(h.tapWrite);
+    this.completionEntries.fill(0);
+    this.completionWrite.store(h.completionWrite);
+    this.txBytes.store(h.txBytes);
+    this.rxBytes.store(h.rxBytes);
+    this.badMessages.store(h.badMessages);
+    this.evtOverflowed.store(h.evtOverflowed);
+    this.outputLatencyUs.store(h.outputLatencyUs);
+    this.active.store(h.active);
   }
 
   /** Raises news for the control plane (INT_* bits) and rings the doorbell. */
