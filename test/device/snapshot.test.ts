@@ -224,16 +224,20 @@ describe('device snapshot: playback continues bit-exact from every stream state'
     });
   });
 
-  it('at 44.1 kHz (resampled) after PREPARE', () => {
-    const g = new SndGuest().init();
-    params(g, 0, 44100);
-    cmd(g, P.VIRTIO_SND_R_PCM_PREPARE, 0);
-    continuesExactly(g, (h, render) => {
-      txPeriods(h, 0, 4);
-      cmd(h, P.VIRTIO_SND_R_PCM_START, 0);
-      finish(h, render);
+  for (const rateHz of [44100, 8000, 192000]) {
+    it(`at ${rateHz} Hz (resampled), running: the resampler's history is part of the state`, () => {
+      const g = new SndGuest().init();
+      params(g, 0, rateHz);
+      cmd(g, P.VIRTIO_SND_R_PCM_PREPARE, 0);
+      txPeriods(g, 0, 4);
+      cmd(g, P.VIRTIO_SND_R_PCM_START, 0);
+      g.render(3);
+      continuesExactly(g, (h, render) => {
+        txPeriods(h, 4, 3);
+        finish(h, render);
+      });
     });
-  });
+  }
 });
 
 describe('device snapshot: capture continues bit-exact from every stream state', () => {
@@ -317,16 +321,19 @@ describe('device snapshot: capture continues bit-exact from every stream state',
     });
   });
 
-  it('at 16 kHz (resampled), running', () => {
-    const g = new SndGuest().init();
-    params(g, 1, 16000);
-    cmd(g, P.VIRTIO_SND_R_PCM_PREPARE, 1);
-    rxPeriods(g, 4);
-    cmd(g, P.VIRTIO_SND_R_PCM_START, 1);
-    continuesExactly(g, (h, render) => {
-      finish(h, render);
+  for (const rateHz of [16000, 44100, 96000]) {
+    it(`at ${rateHz} Hz (resampled), running: the resampler's history is part of the state`, () => {
+      const g = new SndGuest().init();
+      params(g, 1, rateHz);
+      cmd(g, P.VIRTIO_SND_R_PCM_PREPARE, 1);
+      rxPeriods(g, 4);
+      cmd(g, P.VIRTIO_SND_R_PCM_START, 1);
+      g.render(3, (q) => input(500 + q));
+      continuesExactly(g, (h, render) => {
+        finish(h, render);
+      });
     });
-  });
+  }
 });
 
 describe('device snapshot: restoring', () => {

@@ -22,7 +22,7 @@
  * or the new one, never half of each.
  */
 
-import { designResampler, type ResamplerDesign } from '../../pcm/resampler.ts';
+import { Resampler, type ResamplerDesign, type ResamplerState } from '../../pcm/resampler.ts';
 import {
   type PreparedRestore,
   readSnapshot,
@@ -72,6 +72,7 @@ import {
   writeMessages,
   writeStream,
 } from './snapshot-streams.ts';
+import { designFor } from './stream-prepare.ts';
 
 export const DEVICE_KIND = 'VDEV';
 
@@ -114,8 +115,9 @@ interface DevicePlan {
   events: EventQueueState;
   controls: number[][] | null;
   jacks: JackState[];
-  /** The resampler each stream's PREPARE designed (null: none, or not prepared). */
+  /** The resampler each stream's PREPARE designed (null: none, or not prepared), and its state. */
   designs: (ResamplerDesign | null)[];
+  resamplers: (ResamplerState | null)[];
 }
 
 /** The queues of a virtio-snd device, in VIRTIO_SND_VQ_* order. */
@@ -134,6 +136,11 @@ export function saveDevice(p: DeviceParts): Uint8Array {
       header: s.saveHeader(),
       queues: queuesOf(p).map((q) => q.saveState()),
       streams: s.streams.map((st) => st.saveState()),
+      resamplers: s.streams.map((st) =>
+        acceptsIo(st.state) && s.coefficients[st.id].L !== 0
+          ? Resampler.readState(2, s.resamplers[st.id])
+          : null,
+      ),
       tx: heldMessages(p, true),
       rx: heldMessages(p, false),
       ring: p.eventRing.saveState(),
@@ -175,7 +182,9 @@ export function saveDevice(p: DeviceParts): Uint8Array {
         .u32(q.rejected);
     }
   });
-  for (const st of live.streams) b.section('STRM', (w) => writeStream(w, st));
+  live.streams.forEach((st, id) => {
+    b.section('STRM', (w) => writeStream(w, st, live.resamplers[id]));
+  });
   b.section('MSGS', (w) => {
     writeMessages(w, live.tx);
     writeMessages(w, live.rx);
@@ -261,7 +270,9 @@ export function prepareDeviceRestore(p: DeviceParts, bytes: Uint8Array): Prepare
       `${strm.length} streams, the device has ${p.streams.length}`,
     );
   }
-  const streams = strm.map((r, id) => readStream(r, id, p.streams[id]));
+  const read = strm.map((r, id) => readStream(r, id, p.streams[id]));
+  const streams = read.map((x) => x.stream);
+  const resamplers = read.map((x) => x.resampler);
   const m = sec.one('MSGS');
   const io = { tx: readMessages(m, 'TX', p.mem), rx: readMessages(m, 'RX', p.mem) };
   m.end();
@@ -297,13 +308,21 @@ export function prepareDeviceRestore(p: DeviceParts, bytes: Uint8Array): Prepare
 
   // PREPARE's filter designs, made now: applying must not fail or take long.
   const designs = streams.map((st, id) => {
-    if (!acceptsIo(st.state) || st.rateHz === p.sampleRate) return null;
-    const out = p.streams[id].direction === 'output';
-    const d = out
-      ? designResampler(st.rateHz, p.sampleRate)
-      : designResampler(p.sampleRate, st.rateHz);
-    if (d.coefs.length > p.shared.coefficients[id].capacity) {
+    if (!acceptsIo(st.state)) return null;
+    const d = designFor(p.streams[id], st.rateHz, p.sampleRate);
+    if (d && d.coefs.length > p.shared.coefficients[id].capacity) {
       throw new SnapshotError('config-mismatch', `stream ${id}: no room for its resampler`);
+    }
+    // The resampler's state goes with its design: the frames it holds and where it stands.
+    const rs = resamplers[id];
+    if ((d === null) !== (rs === null)) {
+      throw new SnapshotError('invalid-state', `stream ${id}: resampler state and design disagree`);
+    }
+    if (d && rs) {
+      const problem = Resampler.checkState(rs, d.taps, d.L, p.shared.params.resamplerFrames);
+      if (problem || rs.history.length !== 2 * (rs.end - rs.start)) {
+        throw new SnapshotError('invalid-state', `stream ${id}: resampler ${problem ?? 'history'}`);
+      }
     }
     return d;
   });
@@ -320,6 +339,7 @@ export function prepareDeviceRestore(p: DeviceParts, bytes: Uint8Array): Prepare
     controls,
     jacks,
     designs,
+    resamplers,
   };
   return { apply: () => applyDevice(p, plan) };
 }
@@ -493,9 +513,11 @@ function applyDevice(p: DeviceParts, plan: DevicePlan): void {
         s.streams[id].applyState(st);
         const d = plan.designs[id];
         const slot = s.coefficients[id];
-        if (d) {
+        const rs = plan.resamplers[id];
+        if (d && rs) {
           slot.coefs.set(d.coefs);
           slot.write(d);
+          Resampler.writeState(rs, s.resamplers[id]);
         } else slot.clear();
       });
       p.eventRing.applyState(plan.ring);

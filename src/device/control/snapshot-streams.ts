@@ -7,6 +7,7 @@
  * that FIFOs and messages agree one to one.
  */
 
+import type { ResamplerState } from '../../pcm/resampler.ts';
 import {
   SnapshotError,
   type SnapshotReader,
@@ -27,7 +28,14 @@ import { checkPcmParams } from './pcm-control.ts';
 /** Events one stream may have counted and not yet handed over (a bound, not a real-life figure). */
 export const MAX_COUNTED_EVENTS = 1 << 24;
 
-export function writeStream(w: SnapshotWriter, st: StreamSlotState): void {
+/** Longest resampler history a snapshot may hold, in samples (the largest design has 12 288 taps). */
+const MAX_HISTORY_SAMPLES = 1 << 16;
+
+export function writeStream(
+  w: SnapshotWriter,
+  st: StreamSlotState,
+  resampler: ResamplerState | null,
+): void {
   w.u32(st.state)
     .u32(st.channels)
     .u32(st.format)
@@ -50,10 +58,22 @@ export function writeStream(w: SnapshotWriter, st: StreamSlotState): void {
     .u32(st.xrunsOverflow)
     .u32(st.fifo.length);
   for (const head of st.fifo) w.u32(head);
+  w.bool(resampler !== null);
+  if (resampler) {
+    w.i32(resampler.start).i32(resampler.end).i32(resampler.pos).i32(resampler.phase);
+    w.u32(resampler.history.length).floats(resampler.history);
+  }
 }
 
-/** Reads stream `id` and checks it on its own (messages and queues are checked by checkIo). */
-export function readStream(r: SnapshotReader, id: number, cfg: ResolvedStream): StreamSlotState {
+/**
+ * Reads stream `id` and checks it on its own (messages and queues are
+ * checked by checkIo, the resampler against its design by the caller).
+ */
+export function readStream(
+  r: SnapshotReader,
+  id: number,
+  cfg: ResolvedStream,
+): { stream: StreamSlotState; resampler: ResamplerState | null } {
   const where = `stream ${id}`;
   const state = r.u32();
   if (state > STATE_RELEASED) throw r.invalid(`${where}: state ${state}`);
@@ -108,8 +128,20 @@ export function readStream(r: SnapshotReader, id: number, cfg: ResolvedStream): 
   if (n > 0 && !acceptsIo(state)) throw r.invalid(`${where}: messages queued in state ${state}`);
   const fifo: number[] = [];
   for (let k = 0; k < n; k++) fifo.push(r.index(IO_QUEUE_MAX, `${where} message head`));
+  let resampler: ResamplerState | null = null;
+  if (r.bool(`${where} resampler`)) {
+    const [start, end, pos, phase] = [r.i32(), r.i32(), r.i32(), r.i32()];
+    const samples = r.count(MAX_HISTORY_SAMPLES, `${where} resampler samples`, 4);
+    resampler = {
+      start,
+      end,
+      pos,
+      phase,
+      history: r.floats(samples, `${where} resampler history`),
+    };
+  }
   r.end();
-  return {
+  const stream: StreamSlotState = {
     state,
     channels,
     format,
@@ -134,6 +166,7 @@ export function readStream(r: SnapshotReader, id: number, cfg: ResolvedStream): 
     periodsOverflow,
     xrunsOverflow,
   };
+  return { stream, resampler };
 }
 
 export function writeMessages(w: SnapshotWriter, msgs: readonly MessageSlotState[]): void {

@@ -78,7 +78,7 @@ import { Jacks } from './jacks.ts';
 import { PcmControl } from './pcm-control.ts';
 import { isSharedArrayBuffer, startServiceLoop } from './service-loop.ts';
 import { type DeviceStats, readStats } from './stats.ts';
-import { coefficientWords, prepareStream } from './stream-prepare.ts';
+import { coefficientWords, prepareStream, resamplerFrames } from './stream-prepare.ts';
 import { StreamView } from './stream-view.ts';
 
 /** A jack as the host sees it. */
@@ -163,6 +163,7 @@ export class VirtioSndDevice implements VirtioDevice {
     this.shared = SharedState.create({
       streams: this.streams.length,
       coefficientWords: coefficientWords(this.streams, sampleRate),
+      resamplerFrames: resamplerFrames(this.streams, sampleRate),
       tapFrames,
     });
     this.controls =

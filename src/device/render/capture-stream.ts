@@ -26,7 +26,7 @@ export class CaptureStream extends StreamCore {
   private readonly resampler: StreamResampler;
   constructor(id: number, ctx: StreamContext, positions: ChannelPositions) {
     super(id, ctx, positions);
-    this.resampler = new StreamResampler(ctx.s, id, ctx.contextRate, 'capture', BLOCK_FRAMES);
+    this.resampler = new StreamResampler(ctx.s, id, ctx.contextRate);
     const maxOut = this.resampler.maxOutputFrames(BLOCK_FRAMES);
     this.stereo = new Float32Array(maxOut * 2);
     this.frames = new Float32Array(maxOut * MAX_CHANNELS);

@@ -27,12 +27,7 @@ import {
 import type { ChannelPositions } from './channel-routing.ts';
 import type { PcmIo } from './pcm-io.ts';
 
-/**
- * The most frames rendered in one pass: the Web Audio default block. Longer
- * blocks (AudioContext renderSizeHint) are rendered in passes of at most this,
- * so every buffer sized in a constructor fits.
- */
-export const BLOCK_FRAMES = 128;
+export { BLOCK_FRAMES } from '../shared/layout.ts';
 
 /** What every stream of a renderer is built with (one per direction). */
 export interface StreamContext {

@@ -18,11 +18,12 @@
  * the same views.
  */
 
+import { RESAMPLER_STATE_WORDS, type ResamplerStorage } from '../../pcm/resampler.ts';
 import type { PcmSetParams } from '../../snd/protocol.ts';
 import { QUEUE_STATE_WORDS } from '../../virtio/device-queue.ts';
 
 const SHARED_MAGIC = 0x76736e64; // "vsnd"
-const SHARED_VERSION = 2;
+const SHARED_VERSION = 3;
 
 // ---- header words ----------------------------------------------------------
 const H_MAGIC = 0;
@@ -118,10 +119,22 @@ const FREE = -1;
 export const INT_VRING = 1;
 export const INT_NEEDS_RESET = 2;
 
+/**
+ * The most frames one render pass handles: the Web Audio block. Longer
+ * blocks (AudioContext renderSizeHint) are rendered in passes of at most
+ * this, so every buffer sized for it fits.
+ */
+export const BLOCK_FRAMES = 128;
+
 export interface SharedLayoutParams {
   streams: number;
   /** Float32 words reserved per stream for a resampler design (its header included). */
   coefficientWords: number;
+  /**
+   * Stereo frames of resampler history per stream (0: no stream resamples).
+   * The history lives here, not in the renderer, so a snapshot keeps it.
+   */
+  resamplerFrames: number;
   /** Stereo frames in the output tap ring (0 = no tap). Power of two. */
   tapFrames: number;
 }
@@ -129,6 +142,11 @@ export interface SharedLayoutParams {
 /** Words of a stream's coefficient region needed for a design of `coefs` coefficients. */
 export function coefficientRegionWords(coefs: number): number {
   return COEF_HEADER_WORDS + coefs;
+}
+
+/** Words of a stream's resampler region: its position words, then stereo history. */
+function resamplerRegionWords(frames: number): number {
+  return RESAMPLER_STATE_WORDS + 2 * frames;
 }
 
 /** Word offsets of every region, computed from the parameters. */
@@ -140,6 +158,7 @@ class Regions {
   readonly events: number;
   readonly completions: number;
   readonly coefficients: number;
+  readonly resamplers: number;
   readonly tap: number;
   readonly totalWords: number;
 
@@ -163,6 +182,8 @@ class Regions {
     w += 4 * COMPLETION_LOG_ENTRIES;
     this.coefficients = w;
     w += p.streams * p.coefficientWords;
+    this.resamplers = w;
+    w += p.streams * resamplerRegionWords(p.resamplerFrames);
     this.tap = w;
     w += 2 * p.tapFrames;
     this.totalWords = w;
@@ -799,6 +820,8 @@ export class SharedState {
   readonly streams: readonly StreamSlot[];
   private readonly messages: readonly MessageSlot[];
   readonly coefficients: readonly CoefficientSlot[];
+  /** Each stream's resampler state (position words and history), read and written by its Resampler. */
+  readonly resamplers: readonly ResamplerStorage[];
   /** Event ring entries: [code, data] pairs. */
   readonly eventEntries: Int32Array;
   /** Completion log entries: [stream, context frame, latency, head]. */
@@ -855,6 +878,14 @@ export class SharedState {
       { length: params.streams },
       (_, id) => new CoefficientSlot(i32, f32, r.coefficients + id * cw, cw),
     );
+    const rw = resamplerRegionWords(params.resamplerFrames);
+    this.resamplers = Array.from({ length: params.streams }, (_, id) => {
+      const b = r.resamplers + id * rw;
+      return {
+        words: i32.subarray(b, b + RESAMPLER_STATE_WORDS),
+        hist: f32.subarray(b + RESAMPLER_STATE_WORDS, b + rw),
+      };
+    });
     this.eventEntries = i32.subarray(r.events, r.events + 2 * EVENT_RING_ENTRIES);
     this.completionEntries = i32.subarray(
       r.completions,
