@@ -124,10 +124,15 @@ export class SndGuest {
    * (queues, heap, tokens, what it has collected) copied. `snapshot` is what
    * was restored (saveSoundState of this transport and device).
    */
-  twin(opts: Partial<VirtioSndDeviceOptions> = {}): { guest: SndGuest; snapshot: Uint8Array } {
-    const snapshot = saveSoundState(this.transport, this.device);
+  twin(
+    opts: Partial<VirtioSndDeviceOptions> = {},
+    how: { memoryInSnapshot?: boolean } = {},
+  ): { guest: SndGuest; snapshot: Uint8Array } {
+    // With memoryInSnapshot, the snapshot carries the guest's allocations (the host path).
+    const memory = how.memoryInSnapshot ? this.alloc.saveState().used : undefined;
+    const snapshot = saveSoundState(this.transport, this.device, { memory });
     const t = new SndGuest(opts, this.memory.byteLength);
-    new Uint8Array(t.memory).set(new Uint8Array(this.memory));
+    if (!memory) new Uint8Array(t.memory).set(new Uint8Array(this.memory));
     restoreSoundState(t.transport, t.device, snapshot);
     t.adopt(this);
     return { guest: t, snapshot };

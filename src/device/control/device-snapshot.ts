@@ -65,6 +65,13 @@ import type { Controls } from './controls.ts';
 import { BACKLOG_CAP, type EventQueue, type EventQueueState } from './event-queue.ts';
 import type { JackState, Jacks } from './jacks.ts';
 import {
+  applyMemory,
+  copyMemory,
+  type MemoryRanges,
+  readMemory,
+  writeMemory,
+} from './snapshot-memory.ts';
+import {
   checkIo,
   MAX_COUNTED_EVENTS,
   readMessages,
@@ -118,6 +125,8 @@ interface DevicePlan {
   /** The resampler each stream's PREPARE designed (null: none, or not prepared), and its state. */
   designs: (ResamplerDesign | null)[];
   resamplers: (ResamplerState | null)[];
+  /** Guest memory, when the snapshot holds it. */
+  memory: [number, Uint8Array][] | null;
 }
 
 /** The queues of a virtio-snd device, in VIRTIO_SND_VQ_* order. */
@@ -125,7 +134,16 @@ function queuesOf(p: DeviceParts) {
   return [p.controlq.queue, p.events.queue, p.io.tx.queue, p.io.rx.queue];
 }
 
-export function saveDevice(p: DeviceParts): Uint8Array {
+export interface SaveOptions {
+  /**
+   * Guest memory to keep in the snapshot ('GMEM'), copied while the queues
+   * are held still: 'all', or the ranges in use. Only for hosts that own
+   * guest memory; an emulator saves its RAM itself.
+   */
+  memory?: MemoryRanges | 'all';
+}
+
+export function saveDevice(p: DeviceParts, opts: SaveOptions = {}): Uint8Array {
   const s = p.shared;
   const b = new SnapshotBuilder(DEVICE_KIND);
   b.section('CONF', (w) => w.str(p.configKey));
@@ -144,8 +162,11 @@ export function saveDevice(p: DeviceParts): Uint8Array {
       tx: heldMessages(p, true),
       rx: heldMessages(p, false),
       ring: p.eventRing.saveState(),
+      memory: opts.memory ? copyMemory(p.mem, opts.memory) : null,
     })),
   );
+  const memory = live.memory;
+  if (memory) b.section('GMEM', (w) => writeMemory(w, p.mem.size, memory));
   b.section('DEVC', (w) => {
     const h = live.header;
     w.u64(p.features)
@@ -298,6 +319,9 @@ export function prepareDeviceRestore(p: DeviceParts, bytes: Uint8Array): Prepare
   for (let i = 0; i < nj; i++)
     jacks.push({ connected: j.bool('connected'), hdaRegDefconf: j.u32() });
   j.end();
+  const gmem = sec.optional('GMEM');
+  const memory = gmem ? readMemory(gmem, p.mem) : null;
+  gmem?.end();
   const jackProblem = p.jacks.checkState(jacks);
   if (jackProblem)
     throw new SnapshotError(
@@ -340,6 +364,7 @@ export function prepareDeviceRestore(p: DeviceParts, bytes: Uint8Array): Prepare
     jacks,
     designs,
     resamplers,
+    memory,
   };
   return { apply: () => applyDevice(p, plan) };
 }
@@ -502,6 +527,7 @@ function applyDevice(p: DeviceParts, plan: DevicePlan): void {
   const s = p.shared;
   withLock(s.lockTx, () =>
     withLock(s.lockRx, () => {
+      if (plan.memory) applyMemory(p.mem, plan.memory);
       queuesOf(p).forEach((q, i) => {
         q.applyState(plan.queues[i]);
       });

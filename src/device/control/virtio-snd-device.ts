@@ -71,6 +71,7 @@ import {
   type DeviceParts,
   deviceConfigKey,
   prepareDeviceRestore,
+  type SaveOptions,
   saveDevice,
 } from './device-snapshot.ts';
 import { EventQueue } from './event-queue.ts';
@@ -458,13 +459,13 @@ export class VirtioSndDevice implements VirtioDevice {
 
   /**
    * The device's whole state as a snapshot (see device-snapshot.ts): queues,
-   * streams, in-flight messages, events, controls, jacks. Guest memory and
-   * the transport are not in it: save them with it (saveSoundState does the
-   * transport). Safe while the renderer runs: the queues are locked while
-   * they are read.
+   * streams, in-flight messages, events, controls, jacks, and, when asked
+   * (`memory`), guest memory. The transport is not in it: saveSoundState
+   * saves both. Safe while the renderer runs: the queues are held still
+   * while they (and guest memory) are read.
    */
-  saveState(): Uint8Array {
-    return saveDevice(this.snapshotParts());
+  saveState(opts: SaveOptions = {}): Uint8Array {
+    return saveDevice(this.snapshotParts(), opts);
   }
 
   /**
