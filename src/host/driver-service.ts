@@ -94,7 +94,7 @@ type PlayerSpec =
 export class DriverService {
   device!: VirtioSndDevice;
   driver!: VirtioSndDriver;
-  private transport!: VirtioMmioTransport;
+  transport!: VirtioMmioTransport;
   private sink: EventSink | null = null;
   private pending: ServiceEvent[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
