@@ -473,7 +473,7 @@ export function readSnapshot(bytes: Uint8Array, kind: string): SnapshotSections 
   const sections: { tag: string; payload: Uint8Array }[] = [];
   for (let i = 0; i < n; i++) {
     const t = tagName(r.u32());
-    const len = r.length(r.remaining, `section '${t}'`);
+    const len = r.length(Number.MAX_SAFE_INTEGER, `section '${t}'`);
     sections.push({ tag: t, payload: r.raw(len) });
   }
   r.end();
