@@ -8,13 +8,15 @@
  * registers exactly as they were (nothing half-restored); an accepted one
  * leaves a device that renders without faults and with finite output, and
  * whose own snapshot restores into a fresh device. FUZZ_RUNS scales it (npm
- * run fuzz -- --only snapshot).
+ * run fuzz -- --only snapshot). The driver's restore gets the same treatment:
+ * only SnapshotError, and a refusal leaves its snapshot unchanged.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { restoreSoundState, saveSoundState } from '../../src/device/control/sound-snapshot.ts';
 import { SnapshotError } from '../../src/snapshot/snapshot-format.ts';
 import * as P from '../../src/snd/protocol.ts';
+import { InProcess } from '../helpers/in-process.ts';
 import { SndGuest } from '../helpers/snd-guest.ts';
 
 const SCALE = Number(process.env.FUZZ_RUNS ?? 0);
@@ -210,6 +212,55 @@ describe('restore with hostile snapshots', () => {
       );
       // Some mutations hit counters and samples, which any value may hold.
       expect(accepted).toBeGreaterThan(0);
+    },
+    TIMEOUT,
+  );
+});
+
+/** Driver snapshots: idle, playing, draining, capturing. */
+async function driverCorpus(): Promise<Uint8Array[]> {
+  const p = await InProcess.create();
+  const out = [p.driver.saveState()];
+  const play = await p.prepared(0);
+  await play.writei(new Int16Array(2 * 900));
+  out.push(p.driver.saveState());
+  await play.start();
+  await p.ticks(3);
+  out.push(p.driver.saveState());
+  const rec = await p.prepared(1, { channels: 1 });
+  await rec.start();
+  void play.drain();
+  await p.ticks(2);
+  out.push(p.driver.saveState());
+  return out;
+}
+
+describe('driver restore with hostile snapshots', () => {
+  it(
+    'mutated driver snapshots: only SnapshotError and nothing changed',
+    async () => {
+      const snapshots = await driverCorpus();
+      const target = new InProcess();
+      for (const s of snapshots) target.driver.restoreState(s);
+      fc.assert(
+        fc.property(
+          fc.nat({ max: snapshots.length - 1 }),
+          fc.array(mutationArb, { minLength: 1, maxLength: 3 }),
+          (k, ms) => {
+            const before = target.driver.saveState();
+            try {
+              target.driver.restoreState(mutate(snapshots[k], ms));
+            } catch (e) {
+              if (!(e instanceof SnapshotError)) throw e;
+              expect(same(target.driver.saveState(), before)).toBe(true);
+              return;
+            }
+            // Accepted (a counter, a pointer): it saves again, and that restores.
+            target.driver.restoreState(target.driver.saveState());
+          },
+        ),
+        { numRuns: runs(1500), seed: SEED },
+      );
     },
     TIMEOUT,
   );
