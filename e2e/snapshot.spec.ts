@@ -33,7 +33,8 @@ async function save(page: Page, rate: number) {
       const noise = new Function(`return ${src}`)() as (frames: number) => Int16Array;
       const pcm = noise(rate * seconds);
       await sound.driver.playPcm(
-        { format: 5, rate, channels: 2, periodFrames: 1024, periods: 4 },
+        // A deep buffer (370 ms): a loaded machine must not underrun the stream mid-test.
+        { format: 5, rate, channels: 2, periodFrames: 2048, periods: 8 },
         pcm.buffer as ArrayBuffer,
       );
       for (;;) {
@@ -82,9 +83,9 @@ test('a snapshot taken mid-playback plays on, bit-exact, in a fresh page', async
       const drain = setInterval(() => chunks.push(tap.take()), 40);
       await sound.context.resume();
       const total = rate * seconds;
-      for (;;) {
-        const st = await sound.driver.status(0);
-        if (st.state === 'setup' && st.hwPtr === total) break;
+      // The player drains and stops the stream at the end (or gives up on an error).
+      const deadline = performance.now() + (seconds + 20) * 1000;
+      while ((await sound.driver.status(0)).state !== 'setup' && performance.now() < deadline) {
         await new Promise((res) => setTimeout(res, 50));
       }
       await new Promise((res) => setTimeout(res, 150));
@@ -109,7 +110,9 @@ test('a snapshot taken mid-playback plays on, bit-exact, in a fresh page', async
       let after = 0;
       for (let i = total - from; i < n; i++) if (L[i] !== 0 || R[i] !== 0) after++;
       const dev = (await sound.stats()).device.streams[0];
+      const hwPtr = (await sound.driver.status(0)).hwPtr;
       return {
+        hwPtr,
         state,
         restoreMs,
         from,
@@ -141,5 +144,6 @@ test('a snapshot taken mid-playback plays on, bit-exact, in a fresh page', async
   expect(r.after).toBe(0);
   expect(r.xruns).toBe(0);
   expect(r.framesEnd).toBe(r.total);
+  expect(r.hwPtr).toBe(r.total);
   expect(pageErrors(b)).toEqual([]);
 });

@@ -14,8 +14,6 @@ import {
   decodePcmInfo,
   EVENT,
   JACK_INFO,
-  PCM_STATUS,
-  PCM_XFER,
   QUERY_INFO,
   VIRTIO_ID_SOUND,
   VIRTIO_SND_EVT_CTL_NOTIFY,
@@ -52,7 +50,6 @@ import {
   type DriverState,
   msgRef,
   readDriverState,
-  type SubstreamState,
   writeDriverState,
 } from './driver-snapshot.ts';
 import { DeviceError, VirtioSndError } from './errors.ts';
@@ -60,6 +57,7 @@ import { JackSet, parseJacks } from './jack.ts';
 import { PCM_INFO_SIZE, parsePcmInfo, VirtioPcmSubstream } from './pcm.ts';
 import { type MsgCompletion, type PcmMsg, pcmMsgComplete } from './pcm-msg.ts';
 import { PcmStream } from './pcm-ops.ts';
+import { applySubstream, restoreMsgs, substreamState } from './substream-snapshot.ts';
 
 /** Beyond these counts a configuration is taken as hostile, not as a real card. */
 const MAX_ITEMS = 1024;
@@ -390,26 +388,7 @@ export class VirtioSndDriver implements CardContext {
     this.config = { ...st.config };
     this.error = null;
     // Messages first (each learns its substream once that exists), so queue tokens can name them.
-    const msgs: PcmMsg[][] = st.substreams.map((v) =>
-      v.msgs.map((m, i) => {
-        const hdrAddr = v.msgHdrAddr + 16 * i;
-        const offset = i * (v.params?.periodBytes ?? 0);
-        return {
-          substream: null as unknown as VirtioPcmSubstream,
-          index: i,
-          offset,
-          filled: m.filled,
-          length: m.length,
-          hdrAddr,
-          segments: [
-            { addr: hdrAddr, len: PCM_XFER.size },
-            { addr: v.bufferAddr + offset, len: m.length },
-            { addr: hdrAddr + PCM_XFER.size, len: PCM_STATUS.size },
-          ],
-          queued: m.queued,
-        };
-      }),
-    );
+    const msgs = st.substreams.map(restoreMsgs);
     const token = (ref: number | null) =>
       ref === null ? undefined : msgs[Math.floor(ref / 256)][ref % 256];
     const [qc, qe, qt, qr] = st.queues;
@@ -470,53 +449,4 @@ export class VirtioSndDriver implements CardContext {
   remove(): void {
     this.fail(new VirtioSndError('card removed'));
   }
-}
-
-function substreamState(s: PcmStream): SubstreamState {
-  const v = s.vss;
-  return {
-    sid: v.sid,
-    direction: v.direction,
-    hw: { ...v.hw, formats: [...v.hw.formats], rates: [...v.hw.rates] },
-    state: v.state,
-    deviceState: v.deviceState,
-    params: v.params ? { ...v.params } : null,
-    bufferAddr: v.bufferAddr,
-    msgHdrAddr: v.msgs[0]?.hdrAddr ?? 0,
-    hwPtr: v.hwPtr,
-    applPtr: v.applPtr,
-    sentFrames: v.sentFrames,
-    latencyBytes: v.latencyBytes,
-    queuedAtCompletion: v.queuedAtCompletion,
-    xferEnabled: v.xferEnabled,
-    xferXrun: v.xferXrun,
-    msgs: v.msgs.map((m) => ({ filled: m.filled, length: m.length, queued: m.queued })),
-    msgLastEnqueued: v.msgLastEnqueued,
-    msgCount: v.msgCount,
-    periodsElapsed: v.periodsElapsed,
-    drainTarget: v.drainTarget,
-    startThreshold: v.startThreshold,
-    xruns: s.xruns,
-  };
-}
-
-function applySubstream(vss: VirtioPcmSubstream, v: SubstreamState, msgs: PcmMsg[]): void {
-  vss.state = v.state;
-  vss.deviceState = v.deviceState;
-  vss.params = v.params ? { ...v.params } : null;
-  vss.bufferAddr = v.bufferAddr;
-  vss.hwPtr = v.hwPtr;
-  vss.applPtr = v.applPtr;
-  vss.sentFrames = v.sentFrames;
-  vss.latencyBytes = v.latencyBytes;
-  vss.queuedAtCompletion = v.queuedAtCompletion;
-  vss.xferEnabled = v.xferEnabled;
-  vss.xferXrun = v.xferXrun;
-  for (const m of msgs) m.substream = vss;
-  vss.msgs = msgs;
-  vss.msgLastEnqueued = v.msgLastEnqueued;
-  vss.msgCount = v.msgCount;
-  vss.periodsElapsed = v.periodsElapsed;
-  vss.drainTarget = v.drainTarget;
-  vss.startThreshold = v.startThreshold;
 }

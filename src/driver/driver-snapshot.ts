@@ -20,9 +20,7 @@ import {
   SnapshotError,
   type SnapshotReader,
   type SnapshotSections,
-  type SnapshotWriter,
 } from '../snapshot/snapshot-format.ts';
-import { PCM_FORMAT_INFO, PCM_RATE_HZ, pcmFrameBytes } from '../snd/protocol.ts';
 import type { DriverQueueState } from '../virtio/driver-queue.ts';
 import {
   readDriverQueue,
@@ -36,8 +34,7 @@ import { availRingBytes, descTableBytes, usedRingBytes } from '../virtio/ring.ts
 import type { Chmap } from './chmap.ts';
 import type { CardControl, ControlType } from './controls.ts';
 import type { Jack } from './jack.ts';
-import type { DeviceStreamState, PcmHwInfo, PcmParams, PcmState } from './pcm.ts';
-import { PERIODS_MAX, PERIODS_MIN } from './pcm-ops.ts';
+import { readSubstream, type SubstreamState, writeSubstream } from './substream-snapshot.ts';
 
 export const DRIVER_KIND = 'DRVR';
 
@@ -47,23 +44,6 @@ const MAX_ITEMS = 1024;
 const MSG_HDR_BYTES = 16;
 const EVENT_BYTES = 8;
 
-const PCM_STATES: readonly PcmState[] = [
-  'open',
-  'setup',
-  'prepared',
-  'running',
-  'xrun',
-  'draining',
-  'paused',
-];
-const DEVICE_STATES: readonly DeviceStreamState[] = [
-  'initial',
-  'params-set',
-  'prepared',
-  'running',
-  'stopped',
-  'released',
-];
 const CONTROL_TYPES: readonly ControlType[] = [
   'boolean',
   'integer',
@@ -72,38 +52,6 @@ const CONTROL_TYPES: readonly ControlType[] = [
   'bytes',
   'iec958',
 ];
-
-export interface MsgState {
-  filled: number;
-  length: number;
-  queued: boolean;
-}
-
-export interface SubstreamState {
-  sid: number;
-  direction: 'playback' | 'capture';
-  hw: PcmHwInfo;
-  state: PcmState;
-  deviceState: DeviceStreamState;
-  params: PcmParams | null;
-  bufferAddr: number;
-  /** Address of the block holding every message's header and status (0 without params). */
-  msgHdrAddr: number;
-  hwPtr: number;
-  applPtr: number;
-  sentFrames: number;
-  latencyBytes: number;
-  queuedAtCompletion: number;
-  xferEnabled: boolean;
-  xferXrun: boolean;
-  msgs: MsgState[];
-  msgLastEnqueued: number;
-  msgCount: number;
-  periodsElapsed: number;
-  drainTarget: number;
-  startThreshold: number;
-  xruns: number;
-}
 
 /** Everything a driver keeps, as plain values; token references are numbers. */
 export interface DriverState {
@@ -165,29 +113,6 @@ export function writeDriverState(s: DriverState, heap: GuestHeap): Uint8Array {
     });
   }
   return b.finish();
-}
-
-function writeSubstream(w: SnapshotWriter, v: SubstreamState): void {
-  const hw = v.hw;
-  w.u32(v.sid).bool(v.direction === 'capture');
-  w.u32(hw.hdaFnNid).u32(hw.features).u32(hw.channelsMin).u32(hw.channelsMax);
-  w.u32(hw.formats.length);
-  for (const f of hw.formats) w.u32(f);
-  w.u32(hw.rates.length);
-  for (const r of hw.rates) w.u32(r);
-  w.u32(PCM_STATES.indexOf(v.state)).u32(DEVICE_STATES.indexOf(v.deviceState));
-  const p = v.params;
-  w.bool(p !== null);
-  if (p) {
-    w.u32(p.format).u32(p.rate).u32(p.channels).u32(p.periodFrames).u32(p.periods).u32(p.features);
-  }
-  w.u32(v.bufferAddr).u32(v.msgHdrAddr);
-  w.u53(v.hwPtr).u53(v.applPtr).u53(v.sentFrames).u32(v.latencyBytes).f64(v.queuedAtCompletion);
-  w.bool(v.xferEnabled).bool(v.xferXrun);
-  w.u32(v.msgs.length);
-  for (const m of v.msgs) w.u32(m.filled).u32(m.length).bool(m.queued);
-  w.i32(v.msgLastEnqueued).u32(v.msgCount).u32(v.periodsElapsed).f64(v.drainTarget);
-  w.u32(v.startThreshold).u32(v.xruns);
 }
 
 /**
@@ -276,146 +201,6 @@ export function readDriverState(
 }
 
 const VIRTQ_EVENT_MAX = 32768;
-
-function readSubstream(r: SnapshotReader, sid: number, maxBufferBytes: number): SubstreamState {
-  const where = `substream ${sid}`;
-  if (r.u32() !== sid) throw r.invalid(`${where}: out of order`);
-  const direction = r.bool('direction') ? 'capture' : 'playback';
-  const hw: PcmHwInfo = {
-    hdaFnNid: r.u32(),
-    features: r.u32(),
-    channelsMin: r.u32(),
-    channelsMax: r.u32(),
-    formats: [],
-    rates: [],
-  };
-  if (hw.channelsMin < 1 || hw.channelsMax < hw.channelsMin || hw.channelsMax > 255) {
-    throw r.invalid(`${where}: channels ${hw.channelsMin}..${hw.channelsMax}`);
-  }
-  const nf = r.count(PCM_FORMAT_INFO.length, `${where} formats`, 4);
-  for (let i = 0; i < nf; i++) {
-    const f = r.u32();
-    const fi = PCM_FORMAT_INFO[f];
-    // As parsePcmInfo: only formats the driver can write.
-    if (!fi || fi.physBits < 8 || fi.digital) throw r.invalid(`${where}: format ${f}`);
-    hw.formats.push(f);
-  }
-  const nr = r.count(PCM_RATE_HZ.length, `${where} rates`, 4);
-  for (let i = 0; i < nr; i++) {
-    const hz = r.u32();
-    if (!PCM_RATE_HZ.includes(hz)) throw r.invalid(`${where}: rate ${hz}`);
-    hw.rates.push(hz);
-  }
-  if (nf === 0 || nr === 0) throw r.invalid(`${where}: no format or no rate`);
-  const state = PCM_STATES[r.u32()];
-  const deviceState = DEVICE_STATES[r.u32()];
-  if (!state || !deviceState) throw r.invalid(`${where}: unknown state`);
-  let params: PcmParams | null = null;
-  if (r.bool('params')) {
-    const [format, rate, channels, periodFrames, periods, features] = [
-      r.u32(),
-      r.u32(),
-      r.u32(),
-      r.u32(),
-      r.u32(),
-      r.u32(),
-    ];
-    if (
-      !hw.formats.includes(format) ||
-      !hw.rates.includes(rate) ||
-      channels < hw.channelsMin ||
-      channels > hw.channelsMax ||
-      periodFrames < 1 ||
-      periods < PERIODS_MIN ||
-      periods > PERIODS_MAX ||
-      (features & ~hw.features) !== 0
-    ) {
-      throw r.invalid(`${where}: parameters the stream does not take`);
-    }
-    const frameBytes = pcmFrameBytes(format, channels);
-    const periodBytes = periodFrames * frameBytes;
-    const bufferBytes = periodBytes * periods;
-    if (bufferBytes > maxBufferBytes) throw r.invalid(`${where}: a buffer of ${bufferBytes} bytes`);
-    params = {
-      format,
-      rate,
-      channels,
-      periodFrames,
-      periods,
-      frameBytes,
-      periodBytes,
-      bufferBytes,
-      bufferFrames: periodFrames * periods,
-      features,
-    };
-  }
-  const bufferAddr = r.u32();
-  const msgHdrAddr = r.u32();
-  const hwPtr = r.u53(`${where} hw_ptr`);
-  const applPtr = r.u53(`${where} appl_ptr`);
-  const sentFrames = r.u53(`${where} sent frames`);
-  const latencyBytes = r.u32();
-  const queuedAtCompletion = r.f64();
-  if (!Number.isSafeInteger(queuedAtCompletion)) throw r.invalid(`${where}: queued frames`);
-  const xferEnabled = r.bool('xfer enabled');
-  const xferXrun = r.bool('xfer xrun');
-  const nm = r.count(PERIODS_MAX, `${where} messages`, 9);
-  if (nm !== (params?.periods ?? 0)) throw r.invalid(`${where}: ${nm} messages`);
-  const msgs: MsgState[] = [];
-  for (let i = 0; i < nm; i++) {
-    const m = { filled: r.u32(), length: r.u32(), queued: r.bool('queued') };
-    const p = params!;
-    if (m.filled > p.periodBytes || m.length < 1 || m.length > p.periodBytes) {
-      throw r.invalid(`${where}: message ${i} of ${m.length} bytes, ${m.filled} filled`);
-    }
-    msgs.push(m);
-  }
-  const msgLastEnqueued = r.i32();
-  const msgCount = r.u32();
-  const periodsElapsed = r.u32();
-  const drainTarget = r.f64();
-  const startThreshold = r.u32();
-  const xruns = r.u32();
-  r.end();
-  if (msgLastEnqueued < -1 || msgLastEnqueued >= nm) throw r.invalid(`${where}: last message`);
-  if (msgCount !== msgs.filter((m) => m.queued).length) throw r.invalid(`${where}: message count`);
-  if (!(drainTarget === -1 || (Number.isSafeInteger(drainTarget) && drainTarget >= 0))) {
-    throw r.invalid(`${where}: drain target`);
-  }
-  if (params) {
-    if (startThreshold < 1 || startThreshold > params.bufferFrames) {
-      throw r.invalid(`${where}: start threshold ${startThreshold}`);
-    }
-  } else if (bufferAddr !== 0 || msgHdrAddr !== 0) {
-    throw r.invalid(`${where}: a buffer without parameters`);
-  }
-  // hw_params gives a substream its parameters and leaves 'open'; close takes both back.
-  if ((params === null) !== (state === 'open')) throw r.invalid(`${where}: state ${state}`);
-  return {
-    sid,
-    direction,
-    hw,
-    state,
-    deviceState,
-    params,
-    bufferAddr,
-    msgHdrAddr,
-    hwPtr,
-    applPtr,
-    sentFrames,
-    latencyBytes,
-    queuedAtCompletion,
-    xferEnabled,
-    xferXrun,
-    msgs,
-    msgLastEnqueued,
-    msgCount,
-    periodsElapsed,
-    drainTarget,
-    startThreshold,
-    xruns,
-  };
-}
 
 function readJacks(r: SnapshotReader, count: number): Jack[] {
   const n = r.count(MAX_ITEMS, 'jacks', 17);

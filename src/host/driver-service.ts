@@ -36,7 +36,7 @@ import {
   type PlayerEnd,
   type PlayerProgress,
   type PlayerSource,
-  Tone,
+  sourceOf,
   ToneSource,
 } from './player.ts';
 
@@ -86,11 +86,6 @@ export interface PlayOptions extends HwParams {
   startThreshold?: number;
 }
 
-/** What a player plays, kept so a snapshot can take it along. */
-type PlayerSpec =
-  | { kind: 'tone'; tone: Omit<Extract<PlayerState['source'], { kind: 'tone' }>, 'kind'> }
-  | { kind: 'pcm' };
-
 export class DriverService {
   device!: VirtioSndDevice;
   driver!: VirtioSndDriver;
@@ -98,7 +93,7 @@ export class DriverService {
   private sink: EventSink | null = null;
   private pending: ServiceEvent[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
-  private players = new Map<number, { player: Player; spec: PlayerSpec }>();
+  private players = new Map<number, Player>();
   private recordings = new Map<
     number,
     { stop: boolean; chunks: Uint8Array[]; done: Promise<void> }
@@ -209,7 +204,7 @@ export class DriverService {
     await this.pcm(id).start();
   }
   async stop(id: number): Promise<void> {
-    const p = this.players.get(id)?.player;
+    const p = this.players.get(id);
     if (p) p.stop = true;
     const r = this.recordings.get(id);
     if (r) r.stop = true;
@@ -328,7 +323,7 @@ export class DriverService {
       format: opts.format,
       total: opts.seconds ? Math.round(opts.seconds * opts.rate) : Number.POSITIVE_INFINITY,
     };
-    this.startPlayer(id, s, { kind: 'tone', tone }, toneSource(tone, opts.periodFrames));
+    this.startPlayer(id, s, new ToneSource(tone, opts.periodFrames));
   }
 
   /** Plays PCM bytes (already in `opts.format`) once, then drains. */
@@ -336,17 +331,11 @@ export class DriverService {
     const id = opts.streamId ?? this.firstStream('playback');
     const s = await this.configure(id, opts);
     const source = new PcmSource(new Uint8Array(data), 0, s.params!.frameBytes, opts.periodFrames);
-    this.startPlayer(id, s, { kind: 'pcm' }, source);
+    this.startPlayer(id, s, source);
   }
 
   /** Feeds the source's chunks to the stream until they end or stop(); then drains. */
-  private startPlayer(
-    id: number,
-    s: PcmStream,
-    spec: PlayerSpec,
-    source: PlayerSource,
-    from?: PlayerProgress,
-  ): void {
+  private startPlayer(id: number, s: PcmStream, source: PlayerSource, from?: PlayerProgress): void {
     const player: Player = new Player(
       id,
       s,
@@ -362,11 +351,11 @@ export class DriverService {
             time: performance.now(),
           });
         }
-        if (this.players.get(id)?.player === player) this.players.delete(id);
+        if (this.players.get(id) === player) this.players.delete(id);
       },
       from,
     );
-    this.players.set(id, { player, spec });
+    this.players.set(id, player);
   }
 
   /** Records until stopRecording(); returns nothing until then. */
@@ -448,24 +437,15 @@ export class DriverService {
       memory: this.driver.heap.saveState().used,
     });
     const players: PlayerState[] = [];
-    for (const [streamId, { player, spec }] of this.players) {
+    for (const [streamId, player] of this.players) {
       if (player.stop) continue;
       const progress = player.progress();
-      const src = player.source;
-      const chunkFrames =
-        src instanceof PcmSource ? src.chunkFrames : (src as ToneSource).chunkFrames;
+      const { chunkFrames } = player.source;
       players.push({
         streamId,
         chunkFrames,
         progress,
-        source:
-          spec.kind === 'tone'
-            ? { kind: 'tone', ...spec.tone }
-            : {
-                kind: 'pcm',
-                data: (src as PcmSource).from(progress.chunkStart),
-                frameBytes: (src as PcmSource).frameBytes,
-              },
+        source: player.source.spec(progress.chunkStart),
       });
     }
     const recordings = [...this.recordings].filter(([, r]) => !r.stop).map(([id]) => id);
@@ -482,7 +462,7 @@ export class DriverService {
     const h: HostState = readHostState(bytes);
     const sound = prepareSoundRestore(this.transport, this.device, h.sound);
     const driver = this.driver.prepareRestore(h.driver);
-    for (const { player } of this.players.values()) player.stop = true;
+    for (const player of this.players.values()) player.stop = true;
     for (const r of this.recordings.values()) r.stop = true;
     this.players.clear();
     this.recordings.clear();
@@ -505,15 +485,8 @@ export class DriverService {
       });
       return;
     }
-    if (src.kind === 'tone') {
-      const { kind: _, ...tone } = src;
-      const source = toneSource(tone, p.chunkFrames);
-      source.tone.phase = p.progress.mark;
-      this.startPlayer(p.streamId, s, { kind: 'tone', tone }, source, p.progress);
-    } else {
-      const source = new PcmSource(src.data.slice(), p.progress.chunkStart, fb, p.chunkFrames);
-      this.startPlayer(p.streamId, s, { kind: 'pcm' }, source, p.progress);
-    }
+    const g = p.progress;
+    this.startPlayer(p.streamId, s, sourceOf(src, p.chunkFrames, g.chunkStart, g.mark), g);
   }
 
   private firstStream(direction: 'playback' | 'capture'): number {
@@ -521,22 +494,4 @@ export class DriverService {
     if (!s) throw new VirtioSndError(`the card has no ${direction} stream`);
     return s.id;
   }
-}
-
-function toneSource(
-  t: {
-    frequency: number;
-    amplitude: number;
-    rate: number;
-    channels: number;
-    format: number;
-    total: number;
-  },
-  chunkFrames: number,
-): ToneSource {
-  return new ToneSource(
-    new Tone(t.frequency, t.rate, t.channels, t.format, t.amplitude),
-    t.total,
-    chunkFrames,
-  );
 }

@@ -20,27 +20,9 @@ import {
   type SnapshotReader,
 } from '../snapshot/snapshot-format.ts';
 import { PCM_FORMAT_INFO } from '../snd/protocol.ts';
-import type { PlayerProgress } from './player.ts';
+import type { PcmSpec, PlayerProgress, ToneSpec } from './player.ts';
 
 export const HOST_KIND = 'HOST';
-
-export interface ToneSpec {
-  kind: 'tone';
-  frequency: number;
-  amplitude: number;
-  rate: number;
-  channels: number;
-  format: number;
-  /** Frames in all (Infinity: until stopped). */
-  total: number;
-}
-
-export interface PcmSpec {
-  kind: 'pcm';
-  /** The PCM from the progress's chunkStart on. */
-  data: Uint8Array;
-  frameBytes: number;
-}
 
 export interface PlayerState {
   streamId: number;

@@ -10,27 +10,54 @@
 import { type PcmStream, XrunError } from '../driver/index.ts';
 import { Tone } from './tone.ts';
 
+/** A tone a player plays (what a snapshot keeps of it; the phase is in the progress). */
+export interface ToneSpec {
+  kind: 'tone';
+  frequency: number;
+  amplitude: number;
+  rate: number;
+  channels: number;
+  format: number;
+  /** Frames in all (Infinity: until stopped). */
+  total: number;
+}
+
+/** PCM a player plays, from some frame on. */
+export interface PcmSpec {
+  kind: 'pcm';
+  data: Uint8Array;
+  frameBytes: number;
+}
+
 /** Where a player's data comes from: chunk by chunk. */
 export interface PlayerSource {
+  /** Frames per chunk (a period). */
+  readonly chunkFrames: number;
   /** The chunk that starts at frame `written` (of the whole play), or null at the end. */
   next(written: number): Uint8Array | null;
   /** What the source needs to make the next chunk again (a tone's phase). */
   mark(): number;
+  /** What to keep to play on from frame `from` (a snapshot). */
+  spec(from: number): ToneSpec | PcmSpec;
 }
 
 export class ToneSource implements PlayerSource {
+  readonly tone: Tone;
   constructor(
-    readonly tone: Tone,
-    /** Frames in all (Infinity: until stopped). */
-    readonly total: number,
+    private readonly t: Omit<ToneSpec, 'kind'>,
     readonly chunkFrames: number,
-  ) {}
+  ) {
+    this.tone = new Tone(t.frequency, t.rate, t.channels, t.format, t.amplitude);
+  }
   next(written: number): Uint8Array | null {
-    if (written >= this.total) return null;
-    return this.tone.next(Math.min(this.chunkFrames, this.total - written));
+    if (written >= this.t.total) return null;
+    return this.tone.next(Math.min(this.chunkFrames, this.t.total - written));
   }
   mark(): number {
     return this.tone.phase;
+  }
+  spec(): ToneSpec {
+    return { kind: 'tone', ...this.t };
   }
 }
 
@@ -53,10 +80,26 @@ export class PcmSource implements PlayerSource {
   mark(): number {
     return 0;
   }
-  /** The PCM from frame `from` on. */
-  from(from: number): Uint8Array {
-    return this.data.subarray((from - this.base) * this.frameBytes);
+  spec(from: number): PcmSpec {
+    const data = this.data.subarray((from - this.base) * this.frameBytes);
+    return { kind: 'pcm', data, frameBytes: this.frameBytes };
   }
+}
+
+/** The source a snapshot's spec describes, ready to make the chunk at `chunkStart` (with its `mark`). */
+export function sourceOf(
+  spec: ToneSpec | PcmSpec,
+  chunkFrames: number,
+  chunkStart: number,
+  mark: number,
+): PlayerSource {
+  if (spec.kind === 'pcm') {
+    return new PcmSource(spec.data.slice(), chunkStart, spec.frameBytes, chunkFrames);
+  }
+  const { kind: _, ...tone } = spec;
+  const source = new ToneSource(tone, chunkFrames);
+  source.tone.phase = mark;
+  return source;
 }
 
 /** How far a player got. */
@@ -151,5 +194,3 @@ export async function framesOrXrun(io: Promise<number>): Promise<number> {
     throw e;
   }
 }
-
-export { Tone };

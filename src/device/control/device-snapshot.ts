@@ -19,7 +19,9 @@
  *
  * Restoring reads and checks all of it first (prepareDeviceRestore), then
  * applies it holding both queue locks, so the renderer sees the old device
- * or the new one, never half of each.
+ * or the new one, never half of each. The sections' own files:
+ * snapshot-queues.ts, snapshot-streams.ts, snapshot-events.ts,
+ * snapshot-memory.ts ('GMEM', guest memory, when the host owns it).
  */
 
 import { Resampler, type ResamplerDesign, type ResamplerState } from '../../pcm/resampler.ts';
@@ -31,25 +33,16 @@ import {
   type SnapshotReader,
 } from '../../snapshot/snapshot-format.ts';
 import {
-  VIRTIO_SND_EVT_CTL_NOTIFY,
-  VIRTIO_SND_EVT_JACK_CONNECTED,
-  VIRTIO_SND_EVT_JACK_DISCONNECTED,
-  VIRTIO_SND_EVT_PCM_PERIOD_ELAPSED,
-  VIRTIO_SND_EVT_PCM_XRUN,
   VIRTIO_SND_VQ_CONTROL,
   VIRTIO_SND_VQ_EVENT,
-  VIRTIO_SND_VQ_MAX,
   VIRTIO_SND_VQ_RX,
   VIRTIO_SND_VQ_TX,
 } from '../../snd/protocol.ts';
-import { ChainError } from '../../virtio/chain.ts';
-import { type DeviceQueueState, validateQueueSetup } from '../../virtio/device-queue.ts';
-import { hasFeature, VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC } from '../../virtio/features.ts';
+import type { DeviceQueueState } from '../../virtio/device-queue.ts';
 import type { GuestMemory } from '../../virtio/memory.ts';
 import type { EventRing } from '../shared/event-ring.ts';
 import type { IoQueue } from '../shared/io-queue.ts';
 import {
-  EVENT_RING_ENTRIES,
   INT_NEEDS_RESET,
   INT_VRING,
   type MessageSlotState,
@@ -62,8 +55,9 @@ import { acceptsIo } from '../shared/stream-state.ts';
 import type { ResolvedStream } from './config.ts';
 import type { ControlQueue } from './control-queue.ts';
 import type { Controls } from './controls.ts';
-import { BACKLOG_CAP, type EventQueue, type EventQueueState } from './event-queue.ts';
+import type { EventQueue, EventQueueState } from './event-queue.ts';
 import type { JackState, Jacks } from './jacks.ts';
+import { readEvents, writeEvents } from './snapshot-events.ts';
 import {
   applyMemory,
   copyMemory,
@@ -71,9 +65,9 @@ import {
   readMemory,
   writeMemory,
 } from './snapshot-memory.ts';
+import { checkInFlight, readQueues, writeQueues } from './snapshot-queues.ts';
 import {
   checkIo,
-  MAX_COUNTED_EVENTS,
   readMessages,
   readStream,
   writeMessages,
@@ -83,8 +77,6 @@ import { designFor } from './stream-prepare.ts';
 
 export const DEVICE_KIND = 'VDEV';
 
-/** Host-raised events waiting beyond the PCM backlog cap that a snapshot may hold. */
-const MAX_PENDING_EVENTS = BACKLOG_CAP + 65536;
 /** Longest configuration description we read back. */
 const MAX_CONFIG_BYTES = 1 << 20;
 
@@ -184,25 +176,7 @@ export function saveDevice(p: DeviceParts, opts: SaveOptions = {}): Uint8Array {
       .u32(p.controlq.requests)
       .u32(p.controlq.dropped);
   });
-  b.section('QUEU', (w) => {
-    w.u32(live.queues.length);
-    for (const q of live.queues) {
-      w.bool(q.ready)
-        .u32(q.size)
-        .u32(q.descAddr)
-        .u32(q.availAddr)
-        .u32(q.usedAddr)
-        .u32(q.lastAvail)
-        .u32(q.usedIdx)
-        .u32(q.signalledUsed)
-        .bool(q.eventIdx)
-        .bool(q.indirect)
-        .u32(q.error)
-        .u32(q.popped)
-        .u32(q.pushed)
-        .u32(q.rejected);
-    }
-  });
+  b.section('QUEU', (w) => writeQueues(w, live.queues));
   live.streams.forEach((st, id) => {
     b.section('STRM', (w) => writeStream(w, st, live.resamplers[id]));
   });
@@ -210,15 +184,7 @@ export function saveDevice(p: DeviceParts, opts: SaveOptions = {}): Uint8Array {
     writeMessages(w, live.tx);
     writeMessages(w, live.rx);
   });
-  b.section('EVTQ', (w) => {
-    const e = p.events.snapshot();
-    w.u32(e.delivered).u32(e.rejected).u32(e.pending.length);
-    for (const [code, data] of e.pending) w.u32(code).u32(data);
-    w.u32(e.counted.length);
-    for (const [code, data, n] of e.counted) w.u32(code).u32(data).u32(n);
-    w.u32(live.ring.length);
-    for (const [code, data] of live.ring) w.u32(code).u32(data);
-  });
+  b.section('EVTQ', (w) => writeEvents(w, p.events.snapshot(), live.ring));
   const c = p.controls;
   if (c) {
     b.section('CTLS', (w) => {
@@ -367,139 +333,6 @@ export function prepareDeviceRestore(p: DeviceParts, bytes: Uint8Array): Prepare
     memory,
   };
   return { apply: () => applyDevice(p, plan) };
-}
-
-function readQueues(r: SnapshotReader, p: DeviceParts, features: bigint): DeviceQueueState[] {
-  const n = r.count(VIRTIO_SND_VQ_MAX, 'queues', 47);
-  if (n !== VIRTIO_SND_VQ_MAX)
-    throw new SnapshotError('config-mismatch', `${n} queues, want ${VIRTIO_SND_VQ_MAX}`);
-  const out: DeviceQueueState[] = [];
-  for (let i = 0; i < n; i++) {
-    const q: DeviceQueueState = {
-      ready: r.bool('ready'),
-      size: r.u32(),
-      descAddr: r.u32(),
-      availAddr: r.u32(),
-      usedAddr: r.u32(),
-      lastAvail: r.u32(),
-      usedIdx: r.u32(),
-      signalledUsed: r.u32(),
-      eventIdx: r.bool('event idx'),
-      indirect: r.bool('indirect'),
-      error: r.u32(),
-      popped: r.u32(),
-      pushed: r.u32(),
-      rejected: r.u32(),
-    };
-    const where = `queue ${i}`;
-    if (!q.ready) {
-      // A queue that is not ready has had its state wiped (reset, or a refused set-up).
-      const { ready: _, ...rest } = q;
-      if (Object.values(rest).some((v) => v !== 0 && v !== false)) {
-        throw r.invalid(`${where} is not ready but has state`);
-      }
-    } else {
-      const max = p.queueMaxSize(i);
-      const err = validateQueueSetup(p.mem, q, max);
-      if (err === ChainError.QueueNotReady)
-        throw r.invalid(`${where}: size ${q.size} (max ${max})`);
-      if (err !== ChainError.None) {
-        throw new SnapshotError(
-          'address-out-of-range',
-          `${where}: rings outside guest memory or misaligned`,
-        );
-      }
-      if (q.lastAvail > 0xffff || q.usedIdx > 0xffff || q.signalledUsed > 0xffff) {
-        throw r.invalid(`${where}: ring index beyond 16 bits`);
-      }
-      if (
-        q.eventIdx !== hasFeature(features, VIRTIO_F_EVENT_IDX) ||
-        q.indirect !== hasFeature(features, VIRTIO_F_INDIRECT_DESC)
-      ) {
-        throw r.invalid(`${where}: ring flags disagree with the negotiated features`);
-      }
-      if (q.error > ChainError.BadChain) throw r.invalid(`${where}: error ${q.error}`);
-    }
-    out.push(q);
-  }
-  r.end();
-  return out;
-}
-
-/**
- * Chains the device took and has not returned: none on the control and event
- * queues (answered at once), one per held message on TX/RX, unless the ring
- * broke mid-way.
- */
-function checkInFlight(q: DeviceQueueState, index: number, held: number): void {
-  if (!q.ready) {
-    if (held > 0)
-      throw new SnapshotError('invalid-state', `queue ${index} is not ready but holds messages`);
-    return;
-  }
-  const inFlight = (q.lastAvail - q.usedIdx) & 0xffff;
-  const ok = q.error === 0 ? inFlight === held : inFlight >= held && inFlight <= q.size;
-  if (!ok) {
-    throw new SnapshotError(
-      'invalid-state',
-      `queue ${index}: ${inFlight} chains taken and not returned, ${held} held`,
-    );
-  }
-}
-
-function readEvents(
-  r: SnapshotReader,
-  p: DeviceParts,
-): { events: EventQueueState; ring: [number, number][] } {
-  const delivered = r.u32();
-  const rejected = r.u32();
-  /** A (code, data) pair the device could have raised; PCM events only where only they go. */
-  const event = (code: number, data: number, pcmOnly: boolean): [number, number] => {
-    let limit: number;
-    let index = data;
-    if (code === VIRTIO_SND_EVT_PCM_PERIOD_ELAPSED || code === VIRTIO_SND_EVT_PCM_XRUN) {
-      limit = p.streams.length;
-    } else if (
-      !pcmOnly &&
-      (code === VIRTIO_SND_EVT_JACK_CONNECTED || code === VIRTIO_SND_EVT_JACK_DISCONNECTED)
-    ) {
-      limit = p.jacks.count;
-    } else if (!pcmOnly && code === VIRTIO_SND_EVT_CTL_NOTIFY && p.controls) {
-      // le16 control id, le16 mask of VIRTIO_SND_CTL_EVT_MASK_* (3 bits defined).
-      if (data >>> 16 > 7) throw r.invalid(`CTL_NOTIFY mask ${data >>> 16}`);
-      limit = p.controls.count;
-      index = data & 0xffff;
-    } else {
-      throw r.invalid(`event code 0x${code.toString(16)}`);
-    }
-    if (index >= limit) {
-      throw new SnapshotError(
-        'index-out-of-range',
-        `event 0x${code.toString(16)} for ${index} (of ${limit})`,
-      );
-    }
-    return [code, data];
-  };
-  const np = r.count(MAX_PENDING_EVENTS, 'pending events', 8);
-  const pending: [number, number][] = [];
-  for (let i = 0; i < np; i++) pending.push(event(r.u32(), r.u32(), false));
-  const nc = r.count(2 * p.streams.length, 'counted event kinds', 12);
-  const counted: [number, number, number][] = [];
-  const keys = new Set<string>();
-  for (let i = 0; i < nc; i++) {
-    const [code, data] = event(r.u32(), r.u32(), true);
-    const n = r.u32();
-    if (n === 0 || n > MAX_COUNTED_EVENTS)
-      throw new SnapshotError('count-out-of-range', `${n} counted events`);
-    if (keys.has(`${code}:${data}`)) throw r.invalid('an event kind counted twice');
-    keys.add(`${code}:${data}`);
-    counted.push([code, data, n]);
-  }
-  const nr = r.count(EVENT_RING_ENTRIES, 'event ring entries', 8);
-  const ring: [number, number][] = [];
-  for (let i = 0; i < nr; i++) ring.push(event(r.u32(), r.u32(), true));
-  r.end();
-  return { events: { pending, counted, delivered, rejected }, ring };
 }
 
 function readControls(r: SnapshotReader | null, p: DeviceParts): number[][] | null {
