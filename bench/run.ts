@@ -14,6 +14,7 @@ import { benchGc } from './gc.bench.ts';
 import type { Result } from './lib/result.ts';
 import { benchRelay } from './relay.bench.ts';
 import { benchRender } from './render.bench.ts';
+import { benchSnapshot } from './snapshot.bench.ts';
 import { benchThroughput } from './throughput.bench.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -34,6 +35,7 @@ await run('gc', () => benchGc(quick ? 5000 : 100_000));
 await run('throughput', () => benchThroughput(quick ? 1 : 60, quick ? 1 : 5));
 await run('control', () => benchControl(quick ? 200 : 10_000));
 await run('relay', () => benchRelay(quick ? 1 : 10));
+await run('snapshot', () => benchSnapshot(quick ? 3 : 50));
 await run('browser', () =>
   benchBrowser(
     quick ? { deviationSeconds: 2, glitchSeconds: 2 } : { deviationSeconds: 20, glitchSeconds: 60 },

@@ -9,6 +9,11 @@
  */
 
 export * from './device/index.ts';
+export {
+  type PreparedRestore,
+  SnapshotError,
+  type SnapshotErrorReason,
+} from './snapshot/snapshot-format.ts';
 export * from './snd/protocol.ts';
 export { ChainError, VirtqueueError } from './virtio/chain.ts';
 export type { TransportLink, VirtioDevice } from './virtio/device.ts';

@@ -8,6 +8,7 @@ import { benchControl } from '../bench/control.bench.ts';
 import { benchGc } from '../bench/gc.bench.ts';
 import { benchRelay } from '../bench/relay.bench.ts';
 import { benchRender } from '../bench/render.bench.ts';
+import { benchSnapshot } from '../bench/snapshot.bench.ts';
 import { benchThroughput } from '../bench/throughput.bench.ts';
 
 describe('benchmarks run', () => {
@@ -33,6 +34,11 @@ describe('benchmarks run', () => {
     const r = await benchRelay(0.5);
     expect(r[0].name).toBe('relay.cost_per_period');
     expect(r[0].value).toBeGreaterThan(0);
+  });
+  it('snapshot', async () => {
+    const r = await benchSnapshot(2);
+    expect(r.map((x) => x.name)).toContain('snapshot.host.playing');
+    for (const x of r) expect(x.value).toBeGreaterThan(0);
   });
   it('control', async () => {
     const r = await benchControl(50);

@@ -8,7 +8,14 @@ export type { ChmapConfig, JackConfig, StreamConfig } from './control/config.ts'
 export { DeviceConfigError } from './control/config.ts';
 export { MAX_REQUEST_BYTES } from './control/control-queue.ts';
 export type { ControlConfig } from './control/controls.ts';
+export type { SaveOptions } from './control/device-snapshot.ts';
 export { BACKLOG_CAP, EventBacklog } from './control/event-backlog.ts';
+export type { MemoryRanges } from './control/snapshot-memory.ts';
+export {
+  prepareSoundRestore,
+  restoreSoundState,
+  saveSoundState,
+} from './control/sound-snapshot.ts';
 export type { DeviceStats, StreamStats } from './control/stats.ts';
 export type { StreamView } from './control/stream-view.ts';
 export {

@@ -8,6 +8,7 @@
  * is reset), never a corrupted buffer or an exception in the application.
  */
 
+import { type PreparedRestore, readSnapshot, SnapshotError } from '../snapshot/snapshot-format.ts';
 import {
   CHMAP_INFO,
   decodePcmInfo,
@@ -29,7 +30,7 @@ import {
   VIRTIO_SND_VQ_TX,
 } from '../snd/protocol.ts';
 import { VirtqueueError } from '../virtio/chain.ts';
-import type { DriverQueue } from '../virtio/driver-queue.ts';
+import { DriverQueue } from '../virtio/driver-queue.ts';
 import {
   featureBit,
   hasFeature,
@@ -44,11 +45,19 @@ import type { CardContext } from './card-context.ts';
 import { type Chmap, parseChmaps } from './chmap.ts';
 import { ControlSet, type ControlSet as ControlSetT, queryControls } from './controls.ts';
 import { CtlChannel, type CtlMsg, ctlRequest, DEFAULT_MSG_TIMEOUT_MS } from './ctl-msg.ts';
+import {
+  DRIVER_KIND,
+  type DriverState,
+  msgRef,
+  readDriverState,
+  writeDriverState,
+} from './driver-snapshot.ts';
 import { DeviceError, VirtioSndError } from './errors.ts';
 import { JackSet, parseJacks } from './jack.ts';
 import { PCM_INFO_SIZE, parsePcmInfo, VirtioPcmSubstream } from './pcm.ts';
 import { type MsgCompletion, type PcmMsg, pcmMsgComplete } from './pcm-msg.ts';
 import { PcmStream } from './pcm-ops.ts';
+import { applySubstream, restoreMsgs, substreamState } from './substream-snapshot.ts';
 
 /** Beyond these counts a configuration is taken as hostile, not as a real card. */
 const MAX_ITEMS = 1024;
@@ -311,6 +320,129 @@ export class VirtioSndDriver implements CardContext {
     for (const s of this.streams) s.disconnect();
     this.onError?.(e);
     return e;
+  }
+
+  // ---- snapshots -------------------------------------------------------------
+
+  /**
+   * The driver's whole state as a snapshot (driver-snapshot.ts): the card
+   * model, every substream's runtime and messages, the queues and the heap.
+   * Save it together with guest memory and the device. Throws
+   * SnapshotError('busy') while a control request is in flight (try again
+   * once it is answered) and SnapshotError('invalid-state') before probe or
+   * after the card failed.
+   */
+  saveState(): Uint8Array {
+    const q = this.queues;
+    if (!q) throw new SnapshotError('invalid-state', 'the driver has not probed a card');
+    if (this.error)
+      throw new SnapshotError('invalid-state', `the card failed: ${this.error.message}`);
+    if (this.ctl.pending > 0) {
+      throw new SnapshotError('busy', `${this.ctl.pending} control request(s) in flight`);
+    }
+    const state: DriverState = {
+      features: this.transport.features,
+      config: { ...this.config },
+      heap: this.heap.saveState(),
+      eventBufs: [...this.eventBufs],
+      queues: [
+        q.control.saveState(() => -1),
+        q.event.saveState((addr) => addr),
+        q.tx.saveState((m) => msgRef(m.substream.sid, m.index)),
+        q.rx.saveState((m) => msgRef(m.substream.sid, m.index)),
+      ],
+      substreams: this.streams.map((s) => substreamState(s)),
+      jacks: this.jacks.jacks.map((j) => ({ ...j })),
+      chmaps: this.chmaps.map((c) => ({ ...c, positions: [...c.positions] })),
+      controls: this.controls?.controls.map((c) => ({ ...c, items: [...c.items] })) ?? null,
+    };
+    return writeDriverState(state, this.heap);
+  }
+
+  /**
+   * Reads and checks a snapshot of a driver with the same heap range against
+   * this one (probed or not); throws a SnapshotError and changes nothing if
+   * it is bad. apply() replaces the card model, substreams, queues, heap and
+   * control channel; listeners set on the old substreams, jacks and controls
+   * carry over; anything waiting on an old substream wakes to a disconnected
+   * one. Guest memory must hold what it held when the snapshot was taken.
+   */
+  prepareRestore(bytes: Uint8Array): PreparedRestore {
+    const st = readDriverState(readSnapshot(bytes, DRIVER_KIND), {
+      mem: this.mem,
+      heap: this.heap,
+      maxBufferBytes: this.maxBufferBytes,
+    });
+    return { apply: () => this.applyState(st) };
+  }
+
+  /** prepareRestore(bytes).apply(). */
+  restoreState(bytes: Uint8Array): void {
+    this.prepareRestore(bytes).apply();
+  }
+
+  private applyState(st: DriverState): void {
+    const mem = this.mem;
+    this.heap.applyState(st.heap);
+    this.transport.features = st.features;
+    this.config = { ...st.config };
+    this.error = null;
+    // Messages first (each learns its substream once that exists), so queue tokens can name them.
+    const msgs = st.substreams.map(restoreMsgs);
+    const token = (ref: number | null) =>
+      ref === null ? undefined : msgs[Math.floor(ref / 256)][ref % 256];
+    const [qc, qe, qt, qr] = st.queues;
+    const queues: CardQueues = {
+      control: DriverQueue.restore<CtlMsg>(mem, qc, []),
+      event: DriverQueue.restore<number>(
+        mem,
+        qe,
+        qe.tokens.map((a) => a ?? undefined),
+      ),
+      tx: DriverQueue.restore<PcmMsg>(mem, qt, qt.tokens.map(token)),
+      rx: DriverQueue.restore<PcmMsg>(mem, qr, qr.tokens.map(token)),
+    };
+    this.queues = queues;
+    this.ctl = new CtlChannel(
+      mem,
+      this.heap,
+      queues.control,
+      () => this.transport.notify(VIRTIO_SND_VQ_CONTROL),
+      this.opts.timeoutMs ?? DEFAULT_MSG_TIMEOUT_MS,
+    );
+    this.eventBufs = [...st.eventBufs];
+    const old = this.streams;
+    this.substreams = st.substreams.map((v) => {
+      const playback = v.direction === 'playback';
+      const vss = new VirtioPcmSubstream(
+        v.sid,
+        v.direction,
+        v.hw,
+        mem,
+        playback ? queues.tx : queues.rx,
+        playback ? this.kickTx : this.kickRx,
+      );
+      applySubstream(vss, v, msgs[v.sid]);
+      return vss;
+    });
+    this.streams = this.substreams.map((vss, i) => {
+      const s = new PcmStream(this, vss);
+      s.xruns = st.substreams[i].xruns;
+      s.onPeriod = old[i]?.onPeriod ?? null;
+      s.onXrun = old[i]?.onXrun ?? null;
+      return s;
+    });
+    for (const s of old) s.disconnect();
+    const jacks = new JackSet(
+      this,
+      st.jacks.map((j) => ({ ...j })),
+    );
+    jacks.onChange = this.jacks?.onChange ?? null;
+    this.jacks = jacks;
+    this.chmaps = st.chmaps.map((c) => ({ ...c, positions: [...c.positions] }));
+    const onControl = this.controls?.onChange ?? null;
+    this.controls = st.controls ? new ControlSet(this, st.controls) : null;
+    if (this.controls) this.controls.onChange = onControl;
   }
 
   /** Resets the device and forgets it (virtsnd_remove). */

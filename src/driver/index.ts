@@ -3,6 +3,7 @@
  * any virtio-mmio register interface and offers an ALSA-like PCM API.
  */
 
+export { SnapshotError, type SnapshotErrorReason } from '../snapshot/snapshot-format.ts';
 export { type CardConfig, type DriverOptions, VirtioSndDriver } from './card.ts';
 export type { Chmap } from './chmap.ts';
 export type { CardControl, ControlSet, ControlType } from './controls.ts';

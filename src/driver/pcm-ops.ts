@@ -243,16 +243,22 @@ export class PcmStream {
     v.wake();
   }
 
-  /** Plays out everything written, then stops. Resolves when the last frame has been played. */
+  /**
+   * Plays out everything written, then stops. Resolves when the last frame
+   * has been played. A drain already under way (another caller's, or one
+   * restored from a snapshot) is joined.
+   */
   async drain(): Promise<void> {
     const v = this.vss;
     if (v.direction === 'capture') return this.stop();
-    this.requireState('drain', FOR_DRAIN);
-    if (v.applPtr === v.hwPtr) return this.stop();
-    v.drainTarget = v.applPtr;
-    if (v.state === 'prepared') await this.start();
-    v.state = 'draining';
-    pcmMsgSendTail(v);
+    if (v.state !== 'draining') {
+      this.requireState('drain', FOR_DRAIN);
+      if (v.applPtr === v.hwPtr) return this.stop();
+      v.drainTarget = v.applPtr;
+      if (v.state === 'prepared') await this.start();
+      v.state = 'draining';
+      pcmMsgSendTail(v);
+    }
     while (v.state === 'draining' && v.hwPtr < v.drainTarget) await v.changed();
     // The state may have changed while waiting (xrun, disconnect).
     const after = v.state as PcmState;

@@ -112,6 +112,20 @@ export interface VirtioSound {
   stats(): Promise<ReturnType<DriverService['stats']>>;
   /** Events (periods, xruns, control changes, errors) in batches. */
   onEvents(cb: (events: ServiceEvent[]) => void): void;
+  /**
+   * The whole sound stack as one snapshot (see src/host/host-snapshot.ts):
+   * guest memory, device, transport, driver, and the players and recordings
+   * under way. Taken mid-playback, it plays on, bit-exact, in the page that
+   * restores it.
+   */
+  saveState(): Promise<Uint8Array>;
+  /**
+   * Restores a saveState() snapshot of a page with the same device options
+   * and memory size (this page or a fresh one; the AudioContext may be
+   * suspended: playback goes on when it runs). A bad snapshot rejects with a
+   * SnapshotError and changes nothing.
+   */
+  restoreState(bytes: Uint8Array): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -307,6 +321,17 @@ export async function createVirtioSound(options: VirtioSoundOptions = {}): Promi
     },
     onEvents(cb) {
       void driver.subscribe(Comlink.proxy(cb));
+    },
+    async saveState() {
+      ensureOpen();
+      return driver.saveState();
+    },
+    async restoreState(bytes) {
+      ensureOpen();
+      await driver.restoreState(bytes);
+      // This page's output latency and audio devices, not the saved page's.
+      void driver.setOutputLatency(outputLatency || outputLatencyOf(context)).catch(() => {});
+      void jacks?.refresh().catch(() => {});
     },
     async close() {
       if (closed) return;

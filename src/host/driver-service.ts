@@ -10,22 +10,35 @@
  * with writing into the SharedArrayBuffer from the page.
  */
 
+import * as Comlink from 'comlink';
 import {
   type JackStatus,
+  prepareSoundRestore,
   type RenderState,
+  saveSoundState,
   VirtioSndDevice,
   type VirtioSndDeviceOptions,
 } from '../device/index.ts';
-import {
-  type HwParams,
-  type PcmStream,
-  VirtioSndDriver,
-  VirtioSndError,
-  XrunError,
-} from '../driver/index.ts';
+import { type HwParams, type PcmStream, VirtioSndDriver, VirtioSndError } from '../driver/index.ts';
+import { SnapshotError } from '../snapshot/snapshot-format.ts';
 import { PCM_FORMAT_INFO } from '../snd/protocol.ts';
 import { VirtioMmioTransport } from '../virtio/mmio.ts';
-import { Tone } from './tone.ts';
+import {
+  type HostState,
+  type PlayerState,
+  readHostState,
+  writeHostState,
+} from './host-snapshot.ts';
+import {
+  framesOrXrun,
+  PcmSource,
+  Player,
+  type PlayerEnd,
+  type PlayerProgress,
+  type PlayerSource,
+  sourceOf,
+  ToneSource,
+} from './player.ts';
 
 export interface CardSummary {
   streams: {
@@ -76,10 +89,11 @@ export interface PlayOptions extends HwParams {
 export class DriverService {
   device!: VirtioSndDevice;
   driver!: VirtioSndDriver;
+  transport!: VirtioMmioTransport;
   private sink: EventSink | null = null;
   private pending: ServiceEvent[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
-  private players = new Map<number, { stop: boolean; done: Promise<void> }>();
+  private players = new Map<number, Player>();
   private recordings = new Map<
     number,
     { stop: boolean; chunks: Uint8Array[]; done: Promise<void> }
@@ -99,6 +113,7 @@ export class DriverService {
     const transport = new VirtioMmioTransport(this.device, {
       onInterrupt: (level) => driver?.interrupt(level),
     });
+    this.transport = transport;
     // The driver takes guest memory from 0; the device reads only what the driver hands it.
     this.driver = new VirtioSndDriver(transport, memory, { timeoutMs: 1000 });
     driver = this.driver;
@@ -300,75 +315,64 @@ export class DriverService {
   ): Promise<void> {
     const id = opts.streamId ?? this.firstStream('playback');
     const s = await this.configure(id, opts);
-    const tone = new Tone(
-      opts.frequency,
-      opts.rate,
-      opts.channels,
-      opts.format,
-      opts.amplitude ?? 0.5,
-    );
-    const total = opts.seconds ? Math.round(opts.seconds * opts.rate) : Number.POSITIVE_INFINITY;
-    this.runPlayer(id, s, (written) =>
-      written >= total ? null : tone.next(Math.min(opts.periodFrames, total - written)),
-    );
+    const tone = {
+      frequency: opts.frequency,
+      amplitude: opts.amplitude ?? 0.5,
+      rate: opts.rate,
+      channels: opts.channels,
+      format: opts.format,
+      total: opts.seconds ? Math.round(opts.seconds * opts.rate) : Number.POSITIVE_INFINITY,
+    };
+    this.startPlayer(id, s, new ToneSource(tone, opts.periodFrames));
   }
 
   /** Plays PCM bytes (already in `opts.format`) once, then drains. */
   async playPcm(opts: PlayOptions, data: ArrayBuffer): Promise<void> {
     const id = opts.streamId ?? this.firstStream('playback');
     const s = await this.configure(id, opts);
-    const bytes = new Uint8Array(data);
-    const fb = s.params!.frameBytes;
-    const chunk = opts.periodFrames * fb;
-    this.runPlayer(id, s, (written) => {
-      const off = written * fb;
-      return off >= bytes.length ? null : bytes.subarray(off, Math.min(bytes.length, off + chunk));
-    });
+    const source = new PcmSource(new Uint8Array(data), 0, s.params!.frameBytes, opts.periodFrames);
+    this.startPlayer(id, s, source);
   }
 
-  /** Feeds `next()` chunks to the stream until it returns null or stop(); then drains. */
-  private runPlayer(id: number, s: PcmStream, next: (written: number) => Uint8Array | null): void {
-    const ctl = { stop: false, done: Promise.resolve() };
-    ctl.done = (async () => {
-      let written = 0;
-      try {
-        const fb = s.params!.frameBytes;
-        for (;;) {
-          if (ctl.stop) return;
-          const chunk = next(written);
-          if (!chunk) break;
-          // An xrun (the page or the Worker was too slow) is recovered from, like
-          // aplay does, and the rest of the chunk is written: the player goes on.
-          for (let off = 0; off < chunk.length; ) {
-            if (ctl.stop) return;
-            if (s.state === 'xrun') await s.recover();
-            const n = await framesOrXrun(s.writei(off === 0 ? chunk : chunk.subarray(off)));
-            off += n * fb;
-            written += n;
-          }
+  /** Feeds the source's chunks to the stream until they end or stop(); then drains. */
+  private startPlayer(id: number, s: PcmStream, source: PlayerSource, from?: PlayerProgress): void {
+    const player: Player = new Player(
+      id,
+      s,
+      source,
+      (end: PlayerEnd) => {
+        if (end.ok && !player.stop) {
+          this.emit({ type: 'ended', streamId: id, time: performance.now() });
+        } else if (!end.ok && !player.stop) {
+          this.emit({
+            type: 'error',
+            streamId: id,
+            detail: String(end.error),
+            time: performance.now(),
+          });
         }
-        if (s.state === 'prepared') await s.start();
-        await s.drain();
-        this.emit({ type: 'ended', streamId: id, time: performance.now() });
-      } catch (e) {
-        if (!ctl.stop)
-          this.emit({ type: 'error', streamId: id, detail: String(e), time: performance.now() });
-      } finally {
-        if (this.players.get(id) === ctl) this.players.delete(id);
-      }
-    })();
-    this.players.set(id, ctl);
+        if (this.players.get(id) === player) this.players.delete(id);
+      },
+      from,
+    );
+    this.players.set(id, player);
   }
 
   /** Records until stopRecording(); returns nothing until then. */
   async startRecording(opts: PlayOptions): Promise<void> {
     const id = opts.streamId ?? this.firstStream('capture');
-    const s = await this.configure(id, opts);
+    await this.configure(id, opts);
+    this.readRecording(id);
+  }
+
+  /** Reads stream `id` period by period into a recording (starting it if prepared). */
+  private readRecording(id: number): void {
+    const s = this.pcm(id);
     const rec = { stop: false, chunks: [] as Uint8Array[], done: Promise.resolve() };
-    const periodBytes = s.params!.periodBytes;
     rec.done = (async () => {
       try {
-        await s.start();
+        if (s.state === 'prepared') await s.start();
+        const periodBytes = s.params!.periodBytes;
         while (!rec.stop) {
           const buf = new Uint8Array(periodBytes);
           const n = await framesOrXrun(s.readi(buf));
@@ -403,19 +407,91 @@ export class DriverService {
     return out.buffer;
   }
 
+  // ---- snapshots ----------------------------------------------------------
+
+  /**
+   * The whole sound stack as one snapshot (host-snapshot.ts): guest memory
+   * (what the driver allocated), the transport and device, the driver, and
+   * the players and recordings under way. Waits (up to twice the control
+   * timeout) for a control request in flight to be answered.
+   */
+  async saveState(): Promise<Uint8Array> {
+    const deadline = performance.now() + 2 * this.driver.ctl.timeoutMs;
+    for (;;) {
+      try {
+        const bytes = this.saveNow();
+        return Comlink.transfer(bytes, [bytes.buffer]);
+      } catch (e) {
+        if (!(e instanceof SnapshotError && e.reason === 'busy' && performance.now() < deadline)) {
+          throw e;
+        }
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    }
+  }
+
+  /** Everything at one instant: nothing else runs in this thread meanwhile. */
+  private saveNow(): Uint8Array {
+    const driver = this.driver.saveState();
+    const sound = saveSoundState(this.transport, this.device, {
+      memory: this.driver.heap.saveState().used,
+    });
+    const players: PlayerState[] = [];
+    for (const [streamId, player] of this.players) {
+      if (player.stop) continue;
+      const progress = player.progress();
+      const { chunkFrames } = player.source;
+      players.push({
+        streamId,
+        chunkFrames,
+        progress,
+        source: player.source.spec(progress.chunkStart),
+      });
+    }
+    const recordings = [...this.recordings].filter(([, r]) => !r.stop).map(([id]) => id);
+    return writeHostState({ sound, driver, players, recordings });
+  }
+
+  /**
+   * Restores a saveState() snapshot from a page with the same device
+   * configuration and guest memory size: everything is read and checked
+   * first (a SnapshotError changes nothing), then the players and
+   * recordings running here stop, and the saved ones go on.
+   */
+  async restoreState(bytes: Uint8Array): Promise<void> {
+    const h: HostState = readHostState(bytes);
+    const sound = prepareSoundRestore(this.transport, this.device, h.sound);
+    const driver = this.driver.prepareRestore(h.driver);
+    for (const player of this.players.values()) player.stop = true;
+    for (const r of this.recordings.values()) r.stop = true;
+    this.players.clear();
+    this.recordings.clear();
+    sound.apply();
+    driver.apply();
+    for (const p of h.players) this.resumePlayer(p);
+    for (const id of h.recordings) this.readRecording(id);
+  }
+
+  private resumePlayer(p: PlayerState): void {
+    const s = this.driver.streams[p.streamId];
+    const src = p.source;
+    const fb = s?.params?.frameBytes ?? 0;
+    if (s?.vss.direction !== 'playback' || (src.kind === 'pcm' && src.frameBytes !== fb)) {
+      this.emit({
+        type: 'error',
+        streamId: p.streamId,
+        detail: 'player not restored: its stream changed',
+        time: performance.now(),
+      });
+      return;
+    }
+    const g = p.progress;
+    this.startPlayer(p.streamId, s, sourceOf(src, p.chunkFrames, g.chunkStart, g.mark), g);
+  }
+
   private firstStream(direction: 'playback' | 'capture'): number {
     const s = this.driver.streams.find((x) => x.vss.direction === direction);
     if (!s) throw new VirtioSndError(`the card has no ${direction} stream`);
     return s.id;
-  }
-}
-
-/** Frames moved, or 0 when the stream hit an xrun (the caller recovers) instead of a throw. */
-async function framesOrXrun(io: Promise<number>): Promise<number> {
-  try {
-    return await io;
-  } catch (e) {
-    if (e instanceof XrunError) return 0;
-    throw e;
   }
 }

@@ -5,6 +5,7 @@
  */
 
 export { type Completion, CompletionLog, OutputTap, type TapChunk } from '../device/index.ts';
+export { SnapshotError, type SnapshotErrorReason } from '../snapshot/snapshot-format.ts';
 export {
   type AudioOutputWatch,
   type AudioState,

@@ -5,7 +5,8 @@
 import { encodePcm } from '../pcm/pcm-encode.ts';
 
 export class Tone {
-  private phase = 0;
+  /** Radians of the next frame, in [0, 2π) between calls (a snapshot keeps it). */
+  phase = 0;
 
   constructor(
     public frequency: number,

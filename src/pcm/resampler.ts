@@ -103,9 +103,56 @@ export function designResampler(inRate: number, outRate: number): ResamplerDesig
 }
 
 /**
+ * Input frames one pull of `outFrames` output frames at `outRate` may take,
+ * at most, for any stream rate: the frames the output spans at the fastest
+ * rate, plus the kernel's look-ahead the first pull after a reset fills
+ * (taps / 2 + 1: at 384 kHz on a 48 kHz context, 385 frames on top of the
+ * 1024 a 128-frame quantum spans).
+ */
+export function maxPullInput(outFrames: number, outRate: number): number {
+  const lookahead = designSize(MAX_STREAM_RATE, outRate).taps / 2 + 1;
+  return Math.ceil((outFrames * MAX_STREAM_RATE) / outRate) + 2 + lookahead;
+}
+
+/** Frames a Resampler must hold for designs of up to `maxTaps` taps and calls of up to `maxInput` frames. */
+export function historyFrames(maxTaps: number, maxInput: number): number {
+  return maxTaps + maxInput + 4;
+}
+
+/**
+ * Where a Resampler keeps its state when the state must outlive it, or be
+ * read from another thread (shared memory, for snapshots): `hist` holds the
+ * input frames still needed, `words` [start, end, pos, phase].
+ */
+export interface ResamplerStorage {
+  hist: Float32Array;
+  words: Int32Array;
+}
+export const RESAMPLER_STATE_WORDS = 4;
+const W_START = 0;
+const W_END = 1;
+const W_POS = 2;
+const W_PHASE = 3;
+
+/** A resampler's position and history, as plain values (snapshots). */
+export interface ResamplerState {
+  start: number;
+  end: number;
+  pos: number;
+  phase: number;
+  /** (end - start) * channels samples, interleaved. */
+  history: Float32Array;
+}
+
+/**
  * The running converter for interleaved stereo (or any channel count fixed
  * at construction). Buffers are sized at construction for the largest design
  * it will be given; configure() switches designs without allocating.
+ *
+ * With a ResamplerStorage, the history lives there and the position is
+ * stored there after every call: configure() then takes the state it finds
+ * (set by startState() when the stream is prepared, or by a restore) instead
+ * of starting from silence.
  */
 export class Resampler {
   private L = 1;
@@ -123,12 +170,79 @@ export class Resampler {
   private pos = 0;
   private phase = 0;
 
+  private readonly words: Int32Array | null;
+
   constructor(
     readonly channels: number,
     /** The most frames held at once: taps + the largest input of one call. */
     readonly capacity: number,
+    storage?: ResamplerStorage,
   ) {
-    this.hist = new Float32Array(capacity * channels);
+    if (storage && storage.hist.length < capacity * channels) {
+      throw new RangeError('resampler storage smaller than its capacity');
+    }
+    this.hist = storage ? storage.hist : new Float32Array(capacity * channels);
+    this.words = storage ? storage.words : null;
+  }
+
+  /**
+   * Writes the state of a converter of `taps` taps starting from silence
+   * at position 0 into `storage` (what reset() does, for a Resampler not
+   * made yet: the control plane prepares it, the audio thread picks it up).
+   */
+  static startState(taps: number, channels: number, storage: ResamplerStorage): void {
+    const pre = taps / 2 - 1;
+    storage.hist.fill(0, 0, pre * channels);
+    const w = storage.words;
+    w[W_START] = -pre;
+    w[W_END] = 0;
+    w[W_POS] = 0;
+    w[W_PHASE] = 0;
+  }
+
+  /**
+   * Why `s` could not be the state of a converter of `taps` taps, phases
+   * `L` and `capacity` frames, or null. Every call leaves start at
+   * pos - taps/2 + 1 and at most taps + 1 frames held.
+   */
+  static checkState(
+    s: Omit<ResamplerState, 'history'>,
+    taps: number,
+    L: number,
+    capacity: number,
+  ): string | null {
+    const held = s.end - s.start;
+    if (![s.start, s.end, s.pos, s.phase].every((v) => Number.isInteger(v) && (v | 0) === v)) {
+      return 'positions are not 32-bit integers';
+    }
+    if (((s.pos - (taps >> 1) + 1 - s.start) | 0) !== 0)
+      return 'history does not start where the kernel reaches';
+    if (held < 0 || held > taps + 1 || held > capacity) return `${held} frames held`;
+    if (s.phase < 0 || s.phase >= L) return `phase ${s.phase} of ${L}`;
+    return null;
+  }
+
+  /** Reads a state (in `storage`) as plain values. */
+  static readState(channels: number, storage: ResamplerStorage): ResamplerState {
+    const w = storage.words;
+    const held = Math.max(0, Math.min(w[W_END] - w[W_START], storage.hist.length / channels));
+    return {
+      start: w[W_START],
+      end: w[W_END],
+      pos: w[W_POS],
+      phase: w[W_PHASE],
+      history: storage.hist.slice(0, held * channels),
+    };
+  }
+
+  /** Writes a state (checked with checkState) into `storage`. */
+  static writeState(s: ResamplerState, storage: ResamplerStorage): void {
+    storage.hist.set(s.history);
+    const w = storage.words;
+    w[W_START] = s.start;
+    w[W_END] = s.end;
+    w[W_POS] = s.pos;
+    w[W_PHASE] = s.phase;
   }
 
   /**
@@ -147,7 +261,21 @@ export class Resampler {
     this.exact = d.exact;
     this.table = table;
     this.tableOffset = offset;
-    this.reset();
+    const w = this.words;
+    if (w === null) {
+      this.reset();
+      return;
+    }
+    const state = { start: w[W_START], end: w[W_END], pos: w[W_POS], phase: w[W_PHASE] };
+    // Storage that does not hold a state of this design (never prepared) starts from silence.
+    if (Resampler.checkState(state, this.taps, this.L, this.capacity) !== null) {
+      this.reset();
+      return;
+    }
+    this.start = state.start;
+    this.end = state.end;
+    this.pos = state.pos;
+    this.phase = state.phase;
   }
 
   /** Back to silence at position 0. */
@@ -158,6 +286,17 @@ export class Resampler {
     this.end = 0;
     this.pos = 0;
     this.phase = 0;
+    this.store();
+  }
+
+  /** Publishes the position to the storage (a few stores; the history is already there). */
+  private store(): void {
+    const w = this.words;
+    if (w === null) return;
+    w[W_START] = this.start;
+    w[W_END] = this.end;
+    w[W_POS] = this.pos;
+    w[W_PHASE] = this.phase;
   }
 
   /** Input frames the kernel reaches ahead of the output position (group delay). */
@@ -181,6 +320,7 @@ export class Resampler {
     this.append(input, inFrames);
     for (let n = 0; n < outFrames; n++) this.produce(output, n);
     this.compact();
+    this.store();
   }
 
   /** Push mode: consumes all `inFrames` frames, writes what they allow; returns frames written. */
@@ -190,6 +330,7 @@ export class Resampler {
     let n = 0;
     while (this.pos + half < this.end) this.produce(output, n++);
     this.compact();
+    this.store();
     return n;
   }
 

@@ -88,6 +88,28 @@ export function validateQueueSetup(
   return ChainError.None;
 }
 
+/** A queue's state as plain values (for snapshots); see DeviceQueue.saveState(). */
+export interface DeviceQueueState {
+  ready: boolean;
+  size: number;
+  descAddr: number;
+  availAddr: number;
+  usedAddr: number;
+  /** Next avail index to pop (last_avail_idx). */
+  lastAvail: number;
+  /** used.idx as last published. */
+  usedIdx: number;
+  /** used.idx when shouldInterrupt() last looked. */
+  signalledUsed: number;
+  eventIdx: boolean;
+  indirect: boolean;
+  /** The ChainError that broke the ring, or 0. */
+  error: number;
+  popped: number;
+  pushed: number;
+  rejected: number;
+}
+
 export class DeviceQueue {
   /** Reused by every pop() so walking a chain allocates nothing. */
   private readonly limits = { queueSize: 0, indirect: false };
@@ -119,6 +141,47 @@ export class DeviceQueue {
     s[QS_USED_IDX] = 0;
     Atomics.store(s, QS_READY, 1);
     return ChainError.None;
+  }
+
+  /** Every word of the queue's state, as values. */
+  saveState(): DeviceQueueState {
+    const s = this.state;
+    return {
+      ready: Atomics.load(s, QS_READY) === 1,
+      size: s[QS_SIZE],
+      descAddr: s[QS_DESC],
+      availAddr: s[QS_AVAIL],
+      usedAddr: s[QS_USED],
+      lastAvail: s[QS_LAST_AVAIL],
+      usedIdx: s[QS_USED_IDX],
+      signalledUsed: s[QS_SIGNALLED_USED],
+      eventIdx: (s[QS_FLAGS] & QF_EVENT_IDX) !== 0,
+      indirect: (s[QS_FLAGS] & QF_INDIRECT) !== 0,
+      error: s[QS_ERROR],
+      popped: s[QS_POPPED],
+      pushed: s[QS_PUSHED],
+      rejected: s[QS_REJECTED],
+    };
+  }
+
+  /** Sets every word from `q` (checked by the caller); ready is published last. */
+  applyState(q: DeviceQueueState): void {
+    const s = this.state;
+    Atomics.store(s, QS_READY, 0);
+    s.fill(0);
+    s[QS_SIZE] = q.size;
+    s[QS_DESC] = q.descAddr;
+    s[QS_AVAIL] = q.availAddr;
+    s[QS_USED] = q.usedAddr;
+    s[QS_LAST_AVAIL] = q.lastAvail;
+    s[QS_USED_IDX] = q.usedIdx;
+    s[QS_SIGNALLED_USED] = q.signalledUsed;
+    s[QS_FLAGS] = (q.eventIdx ? QF_EVENT_IDX : 0) | (q.indirect ? QF_INDIRECT : 0);
+    s[QS_ERROR] = q.error;
+    s[QS_POPPED] = q.popped;
+    s[QS_PUSHED] = q.pushed;
+    s[QS_REJECTED] = q.rejected;
+    Atomics.store(s, QS_READY, q.ready ? 1 : 0);
   }
 
   /** Forgets the rings (device reset). */

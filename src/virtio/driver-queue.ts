@@ -70,7 +70,31 @@ export function allocateQueue(alloc: Allocator, size: number): QueueLayout {
   };
 }
 
-const NO_DESC = 0xffff;
+/** The end of the free list. */
+export const NO_DESC = 0xffff;
+
+/**
+ * A queue's driver-side bookkeeping as plain values (snapshots). Each chain
+ * in flight carries a token; here it is whatever `R` the owner maps its
+ * tokens to (an index, an address), or null for a head with no chain.
+ */
+export interface DriverQueueState<R> {
+  layout: QueueLayout;
+  eventIdx: boolean;
+  index: number;
+  numFree: number;
+  broken: number;
+  lastLen: number;
+  freeHead: number;
+  nextFree: number[];
+  chainLen: number[];
+  writable: number[];
+  tokens: (R | null)[];
+  availIdx: number;
+  lastUsedIdx: number;
+  kickedAvail: number;
+  inFlight: number;
+}
 
 export class DriverQueue<T = unknown> {
   readonly size: number;
@@ -98,6 +122,8 @@ export class DriverQueue<T = unknown> {
     readonly mem: GuestMemory,
     readonly layout: QueueLayout,
     readonly opts: { eventIdx?: boolean; index?: number } = {},
+    /** Internal (restore()): leave the rings in guest memory as they are. */
+    keepRings = false,
   ) {
     const { size } = layout;
     if (!isPowerOfTwo(size) || size > VIRTQ_MAX_SIZE) {
@@ -112,7 +138,54 @@ export class DriverQueue<T = unknown> {
     this.chainLen = new Uint16Array(size);
     this.writable = new Float64Array(size);
     this.tokens = new Array<T | undefined>(size).fill(undefined);
-    this.reset();
+    if (!keepRings) this.reset();
+  }
+
+  /** The bookkeeping, with each token mapped by `ref`. */
+  saveState<R>(ref: (token: T) => R): DriverQueueState<R> {
+    return {
+      layout: { ...this.layout },
+      eventIdx: this.opts.eventIdx ?? false,
+      index: this.index,
+      numFree: this.numFree,
+      broken: this.broken,
+      lastLen: this.lastLen,
+      freeHead: this.freeHead,
+      nextFree: [...this.nextFree],
+      chainLen: [...this.chainLen],
+      writable: [...this.writable],
+      tokens: this.tokens.map((t) => (t === undefined ? null : ref(t))),
+      availIdx: this.availIdx,
+      lastUsedIdx: this.lastUsedIdx,
+      kickedAvail: this.kickedAvail,
+      inFlight: this.inFlight,
+    };
+  }
+
+  /**
+   * A queue with bookkeeping `s` (checked: see driver-queue-snapshot.ts) over
+   * rings already in guest memory, which are left untouched; `tokens[head]`
+   * is the token of the chain at each head.
+   */
+  static restore<T>(
+    mem: GuestMemory,
+    s: DriverQueueState<unknown>,
+    tokens: readonly (T | undefined)[],
+  ): DriverQueue<T> {
+    const q = new DriverQueue<T>(mem, s.layout, { eventIdx: s.eventIdx, index: s.index }, true);
+    q.numFree = s.numFree;
+    q.broken = s.broken;
+    q.lastLen = s.lastLen;
+    q.freeHead = s.freeHead;
+    q.nextFree.set(s.nextFree);
+    q.chainLen.set(s.chainLen);
+    q.writable.set(s.writable);
+    for (let i = 0; i < q.size; i++) q.tokens[i] = tokens[i];
+    q.availIdx = s.availIdx;
+    q.lastUsedIdx = s.lastUsedIdx;
+    q.kickedAvail = s.kickedAvail;
+    q.inFlight = s.inFlight;
+    return q;
   }
 
   get index(): number {

@@ -20,6 +20,12 @@ interface Block {
   size: number;
 }
 
+/** A heap's bookkeeping as plain values (snapshots): free and used blocks, as [address, size]. */
+export interface GuestHeapState {
+  free: [number, number][];
+  used: [number, number][];
+}
+
 export class GuestHeap implements Allocator {
   /** Free blocks, ordered by address, never adjacent (they are merged). */
   private free: Block[] = [];
@@ -114,6 +120,52 @@ export class GuestHeap implements Allocator {
     } else {
       this.free.splice(i, 0, block);
     }
+  }
+
+  saveState(): GuestHeapState {
+    return {
+      free: this.free.map((b) => [b.addr, b.size]),
+      used: [...this.used.entries()].sort((a, b) => a[0] - b[0]),
+    };
+  }
+
+  /**
+   * Why `s` could not be this heap's bookkeeping, or null: free blocks in
+   * order and merged, and free and used blocks together tiling [base, limit)
+   * exactly, as every sequence of alloc() and release() leaves them.
+   */
+  checkState(s: GuestHeapState): string | null {
+    const all = [
+      ...s.free.map(([addr, size]) => ({ addr, size, free: true })),
+      ...s.used.map(([addr, size]) => ({ addr, size, free: false })),
+    ].sort((a, b) => a.addr - b.addr);
+    for (let i = 1; i < s.free.length; i++) {
+      if (s.free[i][0] <= s.free[i - 1][0]) return 'free blocks out of order';
+    }
+    let at = this.base;
+    let prevFree = false;
+    for (const b of all) {
+      if (!(Number.isInteger(b.size) && b.size > 0)) return `a block of ${b.size} bytes`;
+      if (b.addr !== at) return `blocks do not tile the heap at 0x${at.toString(16)}`;
+      if (b.free && prevFree) return 'adjacent free blocks not merged';
+      prevFree = b.free;
+      at += b.size;
+    }
+    return at === this.limit
+      ? null
+      : `blocks end at 0x${at.toString(16)}, the heap at 0x${this.limit.toString(16)}`;
+  }
+
+  /** Takes bookkeeping checked with checkState(). */
+  applyState(s: GuestHeapState): void {
+    this.free = s.free.map(([addr, size]) => ({ addr, size }));
+    this.used.clear();
+    for (const [addr, size] of s.used) this.used.set(addr, size);
+  }
+
+  /** The size of the allocation at `addr`, or undefined. */
+  sizeOf(addr: number): number | undefined {
+    return this.used.get(addr);
   }
 
   /** Forgets every allocation: the whole range is free again. */

@@ -411,6 +411,24 @@ describe('capture', () => {
     );
   });
 
+  it('queued bytes are the room not yet filled: full messages leave nothing behind', () => {
+    const g = new SndGuest().init();
+    running(g, { streamId: 1, format: P.VIRTIO_SND_PCM_FMT_S16, channels: 2, periodFrames: 192 });
+    g.rx(1, 768);
+    g.rx(1, 768);
+    start(g, 1);
+    const queued = () => g.device.stats().streams[1].queuedBytes;
+    g.quantum();
+    expect(queued()).toBe(1536 - 512); // 128 of 384 frames filled
+    g.render(2);
+    expect(queued()).toBe(0);
+    g.rx(1, 768);
+    g.quantum();
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_STOP, 1)).toBe(OK);
+    expect(g.pcmCommand(P.VIRTIO_SND_R_PCM_RELEASE, 1)).toBe(OK);
+    expect(queued()).toBe(0);
+  });
+
   it('a mono input feeds both channels', () => {
     const g = new SndGuest().init();
     running(g, { streamId: 1, format: P.VIRTIO_SND_PCM_FMT_S16, channels: 2, periodFrames: 128 });

@@ -5,6 +5,7 @@
  * the device sees goes through VirtioMmioTransport and guest memory.
  */
 
+import { restoreSoundState, saveSoundState } from '../../src/device/control/sound-snapshot.ts';
 import {
   VirtioSndDevice,
   type VirtioSndDeviceOptions,
@@ -19,7 +20,7 @@ import {
   VIRTIO_SND_F_CTLS,
   VIRTIO_SND_R_PCM_SET_PARAMS,
 } from '../../src/snd/protocol.ts';
-import type { DriverQueue } from '../../src/virtio/driver-queue.ts';
+import { DriverQueue } from '../../src/virtio/driver-queue.ts';
 import {
   featureBit,
   VIRTIO_F_EVENT_IDX,
@@ -114,6 +115,52 @@ export class SndGuest {
     this.mmio = new MmioDriver(this.transport, this.mem);
     this.alloc = new GuestHeap(0x1000, memBytes);
     this.renderer = new PcmRenderer(this.device.renderState);
+  }
+
+  /**
+   * A second guest and device that go on from where this one is: guest
+   * memory copied into a new SharedArrayBuffer, a new device (and renderer)
+   * restored from this device's snapshot, and this guest's own bookkeeping
+   * (queues, heap, tokens, what it has collected) copied. `snapshot` is what
+   * was restored (saveSoundState of this transport and device).
+   */
+  twin(
+    opts: Partial<VirtioSndDeviceOptions> = {},
+    how: { memoryInSnapshot?: boolean } = {},
+  ): { guest: SndGuest; snapshot: Uint8Array } {
+    // With memoryInSnapshot, the snapshot carries the guest's allocations (the host path).
+    const memory = how.memoryInSnapshot ? this.alloc.saveState().used : undefined;
+    const snapshot = saveSoundState(this.transport, this.device, { memory });
+    const t = new SndGuest(opts, this.memory.byteLength);
+    if (!memory) new Uint8Array(t.memory).set(new Uint8Array(this.memory));
+    restoreSoundState(t.transport, t.device, snapshot);
+    t.adopt(this);
+    return { guest: t, snapshot };
+  }
+
+  /** Takes `g`'s guest-side bookkeeping (over this guest's own memory). */
+  adopt(g: SndGuest): void {
+    this.used.forEach((m) => {
+      m.clear();
+    });
+    this.events.length = 0;
+    this.queues = g.queues.map((q) => {
+      const st = q.saveState((x) => x);
+      return DriverQueue.restore<number>(
+        this.mem,
+        st,
+        st.tokens.map((x) => x ?? undefined),
+      );
+    });
+    this.alloc.applyState(g.alloc.saveState());
+    this.token = g.token;
+    g.used.forEach((m, q) => {
+      for (const [k, v] of m) this.used[q].set(k, v);
+    });
+    this.events.push(...g.events);
+    this.eventBufs = new Map(g.eventBufs);
+    this.irqBits = g.irqBits;
+    this.mmio.features = g.mmio.features;
   }
 
   /** Reset, negotiate (CTLS by default), four queues, DRIVER_OK, post event buffers. */

@@ -248,6 +248,18 @@ export class Controls {
     return null;
   }
 
+  /** Every element's values (snapshots). */
+  saveValues(): number[][] {
+    return this.elements.map((e) => [...e.values]);
+  }
+
+  /** Sets every element's values (checked with validate()) without notifying: a restore is no change. */
+  applyValues(values: readonly (readonly number[])[]): void {
+    values.forEach((v, id) => {
+      this.elements[id].values = [...v];
+    });
+  }
+
   /** Host side: sets a control; throws a RangeError naming the problem. */
   set(id: number, values: readonly number[]): void {
     const err = this.validate(id, values);

@@ -144,6 +144,44 @@ export class EventBacklog {
     return true;
   }
 
+  /** The waiting events as plain values (snapshots): those held one by one, oldest first, then the counted ones. */
+  save(): {
+    pending: [code: number, data: number][];
+    counted: [code: number, data: number, count: number][];
+  } {
+    return {
+      pending: this.pending.slice(this.head).map((e): [number, number] => [e.code, e.data]),
+      counted: [...this.counted.values()].map((e): [number, number, number] => [
+        e.code,
+        e.data,
+        e.count,
+      ]),
+    };
+  }
+
+  /**
+   * Replaces the waiting events with saved ones. They are queued again as
+   * they came, so the bounds hold whatever the saved lists say: a second
+   * notification of a control merges into the first, PCM events past
+   * BACKLOG_CAP are counted.
+   */
+  restore(
+    pending: readonly (readonly [number, number])[],
+    counted: readonly (readonly [number, number, number])[],
+  ): void {
+    this.clear();
+    for (const [code, data] of pending) this.push(code, data);
+    for (const [code, data, n] of counted) {
+      const c = code >>> 0;
+      const d = data >>> 0;
+      const k = c * 2 ** 32 + d;
+      const e = this.counted.get(k);
+      if (e) e.count += n;
+      else this.counted.set(k, { code: c, data: d, key: -1, count: n });
+      this.countedTotal += n;
+    }
+  }
+
   clear(): void {
     this.pending = [];
     this.head = 0;

@@ -16,6 +16,14 @@ export { BACKLOG_CAP } from './event-backlog.ts';
 
 const EVENT_SIZE = 8;
 
+/** The backlog as plain values (snapshots): queued events in order, then the counted ones. */
+export interface EventQueueState {
+  pending: [code: number, data: number][];
+  counted: [code: number, data: number, count: number][];
+  delivered: number;
+  rejected: number;
+}
+
 export class EventQueue {
   private readonly waiting = new EventBacklog();
   private readonly chain = new DescriptorChain(64);
@@ -72,6 +80,17 @@ export class EventQueue {
       this.delivered++;
     }
     return this.queue.error;
+  }
+
+  snapshot(): EventQueueState {
+    return { ...this.waiting.save(), delivered: this.delivered, rejected: this.rejected };
+  }
+
+  /** Replaces the backlog with `s` (checked by the caller). */
+  restore(s: EventQueueState): void {
+    this.waiting.restore(s.pending, s.counted);
+    this.delivered = s.delivered;
+    this.rejected = s.rejected;
   }
 
   clear(): void {

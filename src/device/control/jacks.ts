@@ -21,6 +21,12 @@ const DEFCONF_ASSOC_SHIFT = 4;
 const DEFCONF_ASSOC_MASK = 0xf0;
 const DEFCONF_SEQ_MASK = 0x0f;
 
+/** What of a jack can change at run time (snapshots). */
+export interface JackState {
+  connected: boolean;
+  hdaRegDefconf: number;
+}
+
 export class Jacks {
   private readonly jacks: Required<JackConfig>[];
 
@@ -39,6 +45,34 @@ export class Jacks {
   reset(): void {
     this.initial.forEach((j, i) => {
       this.jacks[i] = { ...j, connected: this.jacks[i].connected };
+    });
+  }
+
+  saveState(): JackState[] {
+    return this.jacks.map((j) => ({ connected: j.connected, hdaRegDefconf: j.hdaRegDefconf }));
+  }
+
+  /** Why `states` could not come from these jacks, or null: only JACK_REMAP changes a defconf. */
+  checkState(states: readonly JackState[]): string | null {
+    if (states.length !== this.jacks.length)
+      return `${states.length} jacks, want ${this.jacks.length}`;
+    for (let id = 0; id < states.length; id++) {
+      const j = this.initial[id];
+      const changed = (states[id].hdaRegDefconf ^ j.hdaRegDefconf) >>> 0;
+      if ((changed & ~(DEFCONF_ASSOC_MASK | DEFCONF_SEQ_MASK)) !== 0) {
+        return `jack ${id}: defconf changed beyond association and sequence`;
+      }
+      if (changed !== 0 && (j.features & (1 << VIRTIO_SND_JACK_F_REMAP)) === 0) {
+        return `jack ${id}: remapped, but it cannot be`;
+      }
+    }
+    return null;
+  }
+
+  applyState(states: readonly JackState[]): void {
+    states.forEach((st, id) => {
+      this.jacks[id].connected = st.connected;
+      this.jacks[id].hdaRegDefconf = st.hdaRegDefconf;
     });
   }
 

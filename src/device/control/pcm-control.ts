@@ -48,6 +48,47 @@ import type { ControlRequest, ControlResponse } from './control-queue.ts';
 /** Feature bits defined by the spec (0..4); anything above is malformed. */
 const DEFINED_PCM_FEATURES = 0x1f;
 
+/** SET_PARAMS values, as the request carries them. */
+export interface PcmParamValues {
+  bufferBytes: number;
+  periodBytes: number;
+  features: number;
+  channels: number;
+  format: number;
+  /** VIRTIO_SND_PCM_RATE_* index. */
+  rate: number;
+}
+
+/**
+ * Checks SET_PARAMS values against what stream `st` offers: VIRTIO_SND_S_OK,
+ * BAD_MSG for undefined or inconsistent values, NOT_SUPP for defined ones
+ * the stream does not offer.
+ */
+export function checkPcmParams(st: ResolvedStream, p: PcmParamValues): number {
+  const { bufferBytes, periodBytes, features, channels, format, rate } = p;
+  // Undefined values are malformed; defined ones we do not offer are unsupported.
+  if ((features & ~DEFINED_PCM_FEATURES) !== 0) return VIRTIO_SND_S_BAD_MSG;
+  if (format >= PCM_FORMAT_INFO.length || rate >= PCM_RATE_HZ.length || channels === 0) {
+    return VIRTIO_SND_S_BAD_MSG;
+  }
+  const shmem = (1 << VIRTIO_SND_PCM_F_SHMEM_HOST) | (1 << VIRTIO_SND_PCM_F_SHMEM_GUEST);
+  if ((features & shmem) !== 0 || (features & ~st.features) !== 0) return VIRTIO_SND_S_NOT_SUPP;
+  if (((st.formats >> BigInt(format)) & 1n) === 0n) return VIRTIO_SND_S_NOT_SUPP;
+  if (((st.rates >> BigInt(rate)) & 1n) === 0n) return VIRTIO_SND_S_NOT_SUPP;
+  if (channels < st.channelsMin || channels > st.channelsMax) return VIRTIO_SND_S_NOT_SUPP;
+  const frameBytes = pcmFrameBytes(format, channels);
+  if (
+    periodBytes === 0 ||
+    bufferBytes === 0 ||
+    bufferBytes % periodBytes !== 0 ||
+    periodBytes % frameBytes !== 0
+  ) {
+    return VIRTIO_SND_S_BAD_MSG;
+  }
+  if (bufferBytes > MAX_BUFFER_BYTES) return VIRTIO_SND_S_NOT_SUPP;
+  return VIRTIO_SND_S_OK;
+}
+
 export interface PcmHooks {
   /** PREPARE succeeded: build what the renderer needs for the new parameters. */
   prepared(streamId: number): void;
@@ -114,30 +155,16 @@ export class PcmControl {
     const format = v.getUint8(PCM_SET_PARAMS.format);
     const rate = v.getUint8(PCM_SET_PARAMS.rate);
 
-    // Undefined values are malformed; defined ones we do not offer are unsupported.
-    if ((features & ~DEFINED_PCM_FEATURES) !== 0) return { status: VIRTIO_SND_S_BAD_MSG };
-    if (format >= PCM_FORMAT_INFO.length || rate >= PCM_RATE_HZ.length || channels === 0) {
-      return { status: VIRTIO_SND_S_BAD_MSG };
-    }
-    const shmem = (1 << VIRTIO_SND_PCM_F_SHMEM_HOST) | (1 << VIRTIO_SND_PCM_F_SHMEM_GUEST);
-    if ((features & shmem) !== 0 || (features & ~st.features) !== 0) {
-      return { status: VIRTIO_SND_S_NOT_SUPP };
-    }
-    if (((st.formats >> BigInt(format)) & 1n) === 0n) return { status: VIRTIO_SND_S_NOT_SUPP };
-    if (((st.rates >> BigInt(rate)) & 1n) === 0n) return { status: VIRTIO_SND_S_NOT_SUPP };
-    if (channels < st.channelsMin || channels > st.channelsMax) {
-      return { status: VIRTIO_SND_S_NOT_SUPP };
-    }
+    const status = checkPcmParams(st, {
+      bufferBytes,
+      periodBytes,
+      features,
+      channels,
+      format,
+      rate,
+    });
+    if (status !== VIRTIO_SND_S_OK) return { status };
     const frameBytes = pcmFrameBytes(format, channels);
-    if (
-      periodBytes === 0 ||
-      bufferBytes === 0 ||
-      bufferBytes % periodBytes !== 0 ||
-      periodBytes % frameBytes !== 0
-    ) {
-      return { status: VIRTIO_SND_S_BAD_MSG };
-    }
-    if (bufferBytes > MAX_BUFFER_BYTES) return { status: VIRTIO_SND_S_NOT_SUPP };
 
     return withLock(this.lockOf(id), () => {
       const slot = this.s.streams[id];

@@ -9,6 +9,7 @@
  * probe the card and set up streams while the AudioContext is suspended.
  */
 
+import type { PreparedRestore } from '../../snapshot/snapshot-format.ts';
 import {
   VIRTIO_ID_SOUND,
   VIRTIO_SND_CTL_EVT_MASK_VALUE,
@@ -73,12 +74,19 @@ import {
 import { queryInfoMaxBytes } from './control-info.ts';
 import { ControlQueue, type ControlRequest, type ControlResponse } from './control-queue.ts';
 import { type ControlConfig, Controls, DEFAULT_CONTROLS } from './controls.ts';
+import {
+  type DeviceParts,
+  deviceConfigKey,
+  prepareDeviceRestore,
+  type SaveOptions,
+  saveDevice,
+} from './device-snapshot.ts';
 import { EventQueue } from './event-queue.ts';
 import { Jacks } from './jacks.ts';
 import { PcmControl } from './pcm-control.ts';
 import { isSharedArrayBuffer, startServiceLoop } from './service-loop.ts';
 import { type DeviceStats, readStats } from './stats.ts';
-import { coefficientWords, prepareStream } from './stream-prepare.ts';
+import { coefficientWords, prepareStream, resamplerFrames } from './stream-prepare.ts';
 import { StreamView } from './stream-view.ts';
 
 /** A jack as the host sees it. */
@@ -148,6 +156,8 @@ export class VirtioSndDevice implements VirtioDevice {
   private readonly onTxLow: (() => void) | null;
   /** A later turn that answers what one notify left (ControlQueue.more). */
   private controlLater: ReturnType<typeof setTimeout> | null = null;
+  /** What a snapshot of this device must match (deviceConfigKey). */
+  private readonly configKey: string;
 
   constructor(options: VirtioSndDeviceOptions) {
     const { memory, sampleRate } = options;
@@ -163,18 +173,27 @@ export class VirtioSndDevice implements VirtioDevice {
     this.streams = (options.streams ?? DEFAULT_STREAMS).map(resolveStream);
     if (this.streams.length === 0) throw new DeviceConfigError('streams must not be empty');
     if (this.streams.length > 64) throw new DeviceConfigError('at most 64 streams');
-    this.jacks = new Jacks((options.jacks ?? DEFAULT_JACKS).map(resolveJack));
+    const jacks = (options.jacks ?? DEFAULT_JACKS).map(resolveJack);
+    this.jacks = new Jacks(jacks);
     this.chmaps = new Chmaps((options.chmaps ?? DEFAULT_CHMAPS).map(resolveChmap));
     const tapFrames = options.tapFrames ?? 0;
     this.shared = SharedState.create({
       streams: this.streams.length,
       coefficientWords: coefficientWords(this.streams, sampleRate),
+      resamplerFrames: resamplerFrames(this.streams, sampleRate),
       tapFrames,
     });
     this.controls =
       options.controls === false
         ? null
         : new Controls(options.controls ?? DEFAULT_CONTROLS, (id) => this.controlChanged(id));
+    this.configKey = deviceConfigKey({
+      sampleRate,
+      streams: this.streams,
+      jacks,
+      chmaps: this.chmaps.maps,
+      controls: options.controls === false ? null : (options.controls ?? DEFAULT_CONTROLS),
+    });
     this.deviceFeatures =
       featureBit(VIRTIO_F_VERSION_1) |
       featureBit(VIRTIO_F_INDIRECT_DESC) |
@@ -498,6 +517,61 @@ export class VirtioSndDevice implements VirtioDevice {
       eventsDelivered: this.events.delivered,
       eventBacklog: this.events.backlog,
     });
+  }
+
+  // ---- snapshots -----------------------------------------------------------
+
+  /**
+   * The device's whole state as a snapshot (see device-snapshot.ts): queues,
+   * streams, in-flight messages, events, controls, jacks, and, when asked
+   * (`memory`), guest memory. The transport is not in it: saveSoundState
+   * saves both. Safe while the renderer runs: the queues are held still
+   * while they (and guest memory) are read.
+   */
+  saveState(opts: SaveOptions = {}): Uint8Array {
+    return saveDevice(this.snapshotParts(), opts);
+  }
+
+  /**
+   * Reads and checks a snapshot from a device of the same configuration
+   * against this one and guest memory as it is now. Throws a SnapshotError,
+   * changing nothing, if anything is wrong; apply() then restores it and
+   * cannot fail. Running streams go on from where they were saved; the
+   * renderer drops its private state.
+   */
+  prepareRestore(bytes: Uint8Array): PreparedRestore {
+    return prepareDeviceRestore(this.snapshotParts(), bytes);
+  }
+
+  /** prepareRestore(bytes).apply(). */
+  restoreState(bytes: Uint8Array): void {
+    this.prepareRestore(bytes).apply();
+  }
+
+  private snapshotParts(): DeviceParts {
+    const device = this;
+    return {
+      mem: this.mem,
+      shared: this.shared,
+      sampleRate: this.sampleRate,
+      streams: this.streams,
+      jacks: this.jacks,
+      controls: this.controls,
+      controlq: this.controlq,
+      events: this.events,
+      eventRing: this.eventRing,
+      io: this.io,
+      deviceFeatures: this.deviceFeatures,
+      configKey: this.configKey,
+      queueMaxSize: (i) => this.queueMaxSize(i),
+      get features() {
+        return device.features;
+      },
+      set features(f: bigint) {
+        device.features = f;
+      },
+      updateGains: () => this.updateGains(),
+    };
   }
 
   /** Stops the automatic service loop. */

@@ -26,7 +26,7 @@ export class CaptureStream extends StreamCore {
   private readonly resampler: StreamResampler;
   constructor(id: number, ctx: StreamContext, positions: ChannelPositions) {
     super(id, ctx, positions);
-    this.resampler = new StreamResampler(ctx.s, id, ctx.contextRate, 'capture', BLOCK_FRAMES);
+    this.resampler = new StreamResampler(ctx.s, id, ctx.contextRate);
     const maxOut = this.resampler.maxOutputFrames(BLOCK_FRAMES);
     this.stereo = new Float32Array(maxOut * 2);
     this.frames = new Float32Array(maxOut * MAX_CHANNELS);
@@ -82,6 +82,8 @@ export class CaptureStream extends StreamCore {
         put * this.channels,
       );
       m.done = done + k * fb;
+      // Room left to fill, as TX counts what is left to play.
+      this.slot.queuedBytes -= k * fb;
       this.s.rxBytes.value += k * fb;
       this.advance(k, k * fb);
       put += k;

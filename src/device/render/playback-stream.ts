@@ -32,7 +32,7 @@ export class PlaybackStream extends StreamCore {
   private peak = 0;
   constructor(id: number, ctx: StreamContext, positions: ChannelPositions) {
     super(id, ctx, positions);
-    this.resampler = new StreamResampler(ctx.s, id, ctx.contextRate, 'playback', BLOCK_FRAMES);
+    this.resampler = new StreamResampler(ctx.s, id, ctx.contextRate);
     const maxIn = this.resampler.maxInputFrames(BLOCK_FRAMES);
     this.decoded = new Float32Array(maxIn * MAX_CHANNELS);
     this.stereo = new Float32Array(maxIn * 2);

@@ -27,12 +27,7 @@ import {
 import type { ChannelPositions } from './channel-routing.ts';
 import type { PcmIo } from './pcm-io.ts';
 
-/**
- * The most frames rendered in one pass: the Web Audio default block. Longer
- * blocks (AudioContext renderSizeHint) are rendered in passes of at most this,
- * so every buffer sized in a constructor fits.
- */
-export const BLOCK_FRAMES = 128;
+export { BLOCK_FRAMES } from '../shared/layout.ts';
 
 /** What every stream of a renderer is built with (one per direction). */
 export interface StreamContext {
@@ -58,8 +53,6 @@ export class StreamCore {
   protected blockStart = 0;
   /** Context frames a dry stream waits for STOP before it counts an xrun. */
   private graceFrames = 0;
-  /** Context frames the stream has been dry (while XRUN_DRY). */
-  private dryFrames = 0;
   private readonly contextRate: number;
 
   protected readonly s: SharedState;
@@ -139,11 +132,12 @@ export class StreamCore {
     }
     if (x === XRUN_NONE) {
       st.xrun = XRUN_DRY;
-      this.dryFrames = 0;
+      st.dryFrames = 0;
     }
     if (st.xrun !== XRUN_DRY) return;
-    this.dryFrames += n;
-    if (this.dryFrames >= this.graceFrames) {
+    // In the stream's entry, not here: a snapshot taken during the grace keeps it.
+    st.dryFrames += n;
+    if (st.dryFrames >= this.graceFrames) {
       this.countXrun();
       st.xrun = XRUN_ACTIVE;
     }

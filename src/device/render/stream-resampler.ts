@@ -6,7 +6,7 @@
  * allocating.
  */
 
-import { designSize, MAX_STREAM_RATE, Resampler } from '../../pcm/resampler.ts';
+import { MAX_STREAM_RATE, maxPullInput, Resampler } from '../../pcm/resampler.ts';
 import type { CoefficientSlot, SharedState } from '../shared/layout.ts';
 
 /**
@@ -26,16 +26,12 @@ export class StreamResampler {
     s: SharedState,
     id: number,
     private readonly contextRate: number,
-    mode: 'playback' | 'capture',
-    /** The most context frames one block renders. */
-    maxBlock: number,
   ) {
     this.slot = s.coefficients[id];
     this.table = s.floats;
-    // A design never has more taps than its region has words.
-    const maxTaps = this.slot.capacity;
-    const maxIn = mode === 'playback' ? this.maxInputFrames(maxBlock) : maxBlock;
-    this.r = new Resampler(2, maxTaps + maxIn + 4);
+    // The history lives in shared memory (sized by the control plane for any
+    // design of the stream's rates), so a snapshot keeps it.
+    this.r = new Resampler(2, s.params.resamplerFrames, s.resamplers[id]);
   }
 
   /**
@@ -45,8 +41,7 @@ export class StreamResampler {
    * spans: without it the decode buffers overflowed and NaN reached the output.
    */
   maxInputFrames(outFrames: number): number {
-    const lookahead = designSize(MAX_STREAM_RATE, this.contextRate).taps / 2 + 1;
-    return Math.ceil((outFrames * MAX_STREAM_RATE) / this.contextRate) + 2 + lookahead;
+    return maxPullInput(outFrames, this.contextRate);
   }
 
   /** Stream frames one capture call may produce from `inFrames` context frames, at most. */
@@ -54,7 +49,7 @@ export class StreamResampler {
     return Math.ceil((inFrames * MAX_STREAM_RATE) / this.contextRate) + 2;
   }
 
-  /** Takes the design PREPARE left in shared memory for a stream at `rate`. */
+  /** Takes the design and the resampler state PREPARE (or a restore) left in shared memory for a stream at `rate`. */
   configure(rate: number): void {
     const c = this.slot;
     this.bypass = rate === this.contextRate || c.L === 0;

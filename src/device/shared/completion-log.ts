@@ -72,6 +72,8 @@ export class CompletionLog {
     const e = log.entries;
     const w = log.write.load();
     let from = this.next[k];
+    // The write position went back (a snapshot was restored): go on from there.
+    if (((w - from) | 0) < 0) from = w;
     if (((w - from) | 0) > COMPLETION_LOG_ENTRIES) {
       this.lost += ((w - from) | 0) - COMPLETION_LOG_ENTRIES;
       from = (w - COMPLETION_LOG_ENTRIES) | 0;

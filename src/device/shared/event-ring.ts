@@ -62,6 +62,31 @@ export class EventRing {
     return n;
   }
 
+  /** The events queued and not drained yet, oldest first (control plane; allocates). */
+  saveState(): [code: number, data: number][] {
+    const s = this.s;
+    const e = s.eventEntries;
+    const out: [number, number][] = [];
+    for (let r = s.evtRead.load(), w = s.evtWrite.load(); r !== w; r = (r + 1) | 0) {
+      const slot = 2 * (r & (EVENT_RING_ENTRIES - 1));
+      out.push([e[slot] >>> 0, e[slot + 1] >>> 0]);
+    }
+    return out;
+  }
+
+  /** Refills the ring with `entries` (at most EVENT_RING_ENTRIES; the caller holds both queue locks). */
+  applyState(entries: readonly [number, number][]): void {
+    const s = this.s;
+    const e = s.eventEntries;
+    e.fill(0);
+    entries.forEach(([code, data], k) => {
+      e[2 * k] = code;
+      e[2 * k + 1] = data;
+    });
+    s.evtRead.store(0);
+    s.evtWrite.store(entries.length);
+  }
+
   reset(): void {
     const s = this.s;
     s.evtWrite.store(0);

@@ -18,6 +18,7 @@
  * the same views.
  */
 
+import { RESAMPLER_STATE_WORDS, type ResamplerStorage } from '../../pcm/resampler.ts';
 import type { PcmSetParams } from '../../snd/protocol.ts';
 import { QUEUE_STATE_WORDS } from '../../virtio/device-queue.ts';
 
@@ -78,6 +79,7 @@ const S_PEAK = 23; // float32
 const S_START_FRAME = 24;
 const S_EVT_PERIODS_OVERFLOW = 25;
 const S_EVT_XRUNS_OVERFLOW = 26;
+const S_DRY_FRAMES = 27;
 const STREAM_WORDS = 32;
 
 // ---- message entry words ---------------------------------------------------
@@ -128,10 +130,22 @@ export const INT_NEEDS_RESET = 2;
 /** A TX stream holds less than its low-water mark (StreamSlot.lowWater). */
 export const INT_TX_LOW = 4;
 
+/**
+ * The most frames one render pass handles: the Web Audio block. Longer
+ * blocks (AudioContext renderSizeHint) are rendered in passes of at most
+ * this, so every buffer sized for it fits.
+ */
+export const BLOCK_FRAMES = 128;
+
 export interface SharedLayoutParams {
   streams: number;
   /** Float32 words reserved per stream for a resampler design (its header included). */
   coefficientWords: number;
+  /**
+   * Stereo frames of resampler history per stream (0: no stream resamples).
+   * The history lives here, not in the renderer, so a snapshot keeps it.
+   */
+  resamplerFrames: number;
   /** Stereo frames in the output tap ring (0 = no tap). Power of two. */
   tapFrames: number;
 }
@@ -139,6 +153,11 @@ export interface SharedLayoutParams {
 /** Words of a stream's coefficient region needed for a design of `coefs` coefficients. */
 export function coefficientRegionWords(coefs: number): number {
   return COEF_HEADER_WORDS + coefs;
+}
+
+/** Words of a stream's resampler region: its position words, then stereo history. */
+function resamplerRegionWords(frames: number): number {
+  return RESAMPLER_STATE_WORDS + 2 * frames;
 }
 
 /** Word offsets of every region, computed from the parameters. */
@@ -150,6 +169,7 @@ class Regions {
   readonly events: number;
   readonly completions: number;
   readonly coefficients: number;
+  readonly resamplers: number;
   readonly tap: number;
   readonly totalWords: number;
 
@@ -173,6 +193,8 @@ class Regions {
     w += 2 * 4 * COMPLETION_LOG_ENTRIES; // TX, then RX
     this.coefficients = w;
     w += p.streams * p.coefficientWords;
+    this.resamplers = w;
+    w += p.streams * resamplerRegionWords(p.resamplerFrames);
     this.tap = w;
     w += 2 * p.tapFrames;
     this.totalWords = w;
@@ -440,6 +462,97 @@ export class StreamSlot {
     this.i32[this.b + S_START_FRAME] = v;
   }
 
+  /** Context frames the stream has been dry while XRUN_DRY (the grace before an xrun). */
+  get dryFrames(): number {
+    return this.i32[this.b + S_DRY_FRAMES];
+  }
+  set dryFrames(v: number) {
+    this.i32[this.b + S_DRY_FRAMES] = v;
+  }
+
+  /**
+   * Everything of the entry a snapshot keeps (its direction is the device's
+   * configuration, its low-water mark the host's).
+   */
+  saveState(): StreamSlotState {
+    const u = this.i32;
+    const b = this.b;
+    const fifo: number[] = [];
+    const r = u[b + S_FIFO_READ];
+    for (let k = 0; k < this.fifoCount; k++) fifo.push(this.fifo[(r + k) & (IO_QUEUE_MAX - 1)]);
+    return {
+      state: u[b + S_STATE],
+      channels: u[b + S_CHANNELS],
+      format: u[b + S_FORMAT],
+      rate: u[b + S_RATE],
+      rateHz: u[b + S_RATE_HZ],
+      periodBytes: u[b + S_PERIOD_BYTES],
+      bufferBytes: u[b + S_BUFFER_BYTES],
+      features: u[b + S_FEATURES],
+      frameBytes: u[b + S_FRAME_BYTES],
+      queuedBytes: u[b + S_QUEUED_BYTES],
+      fifo,
+      xrun: u[b + S_XRUN],
+      xrunCount: u[b + S_XRUN_COUNT] >>> 0,
+      completed: u[b + S_COMPLETED] >>> 0,
+      periodPos: u[b + S_PERIOD_POS],
+      frames: this.frames,
+      lastCompletionFrame: this.lastCompletionFrame,
+      lastLatency: u[b + S_LAST_LATENCY] >>> 0,
+      peak: this.f32[b + S_PEAK],
+      startFrame: u[b + S_START_FRAME],
+      dryFrames: u[b + S_DRY_FRAMES],
+      periodsOverflow: u[b + S_EVT_PERIODS_OVERFLOW] >>> 0,
+      xrunsOverflow: u[b + S_EVT_XRUNS_OVERFLOW] >>> 0,
+    };
+  }
+
+  /**
+   * Sets the entry from a snapshot (checked by the caller, who holds the
+   * stream's queue lock) and bumps the prepare generation so the renderer
+   * re-reads it.
+   */
+  applyState(st: StreamSlotState): void {
+    const u = this.i32;
+    const b = this.b;
+    const direction = u[b + S_DIRECTION];
+    const gen = u[b + S_PREPARE_GEN];
+    // The low-water mark is the host's setting (setTxLowWater), like the direction.
+    const lowWater = u[b + S_LOW_WATER];
+    u.fill(0, b, b + STREAM_WORDS);
+    u[b + S_DIRECTION] = direction;
+    u[b + S_LOW_WATER] = lowWater;
+    u[b + S_PREPARE_GEN] = gen + 1;
+    u[b + S_STATE] = st.state;
+    u[b + S_CHANNELS] = st.channels;
+    u[b + S_FORMAT] = st.format;
+    u[b + S_RATE] = st.rate;
+    u[b + S_RATE_HZ] = st.rateHz;
+    u[b + S_PERIOD_BYTES] = st.periodBytes;
+    u[b + S_BUFFER_BYTES] = st.bufferBytes;
+    u[b + S_FEATURES] = st.features;
+    u[b + S_FRAME_BYTES] = st.frameBytes;
+    u[b + S_QUEUED_BYTES] = st.queuedBytes;
+    st.fifo.forEach((head, k) => {
+      this.fifo[k] = head;
+    });
+    u[b + S_FIFO_READ] = 0;
+    u[b + S_FIFO_WRITE] = st.fifo.length;
+    u[b + S_XRUN] = st.xrun;
+    u[b + S_XRUN_COUNT] = st.xrunCount;
+    u[b + S_COMPLETED] = st.completed;
+    u[b + S_PERIOD_POS] = st.periodPos;
+    u[b + S_FRAMES_LO] = st.frames % 2 ** 32;
+    u[b + S_FRAMES_HI] = Math.floor(st.frames / 2 ** 32);
+    u[b + S_LAST_COMPLETION_FRAME] = st.lastCompletionFrame;
+    u[b + S_LAST_LATENCY] = st.lastLatency;
+    this.f32[b + S_PEAK] = st.peak;
+    u[b + S_START_FRAME] = st.startFrame;
+    u[b + S_DRY_FRAMES] = st.dryFrames;
+    u[b + S_EVT_PERIODS_OVERFLOW] = st.periodsOverflow;
+    u[b + S_EVT_XRUNS_OVERFLOW] = st.xrunsOverflow;
+  }
+
   // ---- the FIFO of message heads, oldest first ----
   get fifoCount(): number {
     return (this.i32[this.b + S_FIFO_WRITE] - this.i32[this.b + S_FIFO_READ]) | 0;
@@ -461,6 +574,46 @@ export class StreamSlot {
     this.i32[this.b + S_FIFO_READ] = 0;
     this.i32[this.b + S_FIFO_WRITE] = 0;
   }
+}
+
+/** A stream entry as plain values (snapshots). */
+export interface StreamSlotState {
+  state: number;
+  channels: number;
+  format: number;
+  rate: number;
+  rateHz: number;
+  periodBytes: number;
+  bufferBytes: number;
+  features: number;
+  frameBytes: number;
+  queuedBytes: number;
+  /** Heads of its queued messages, oldest first. */
+  fifo: number[];
+  xrun: number;
+  xrunCount: number;
+  completed: number;
+  periodPos: number;
+  frames: number;
+  lastCompletionFrame: number;
+  lastLatency: number;
+  peak: number;
+  startFrame: number;
+  dryFrames: number;
+  periodsOverflow: number;
+  xrunsOverflow: number;
+}
+
+/** An in-flight message as plain values (snapshots). */
+export interface MessageSlotState {
+  head: number;
+  stream: number;
+  bytes: number;
+  done: number;
+  /** Payload segments: [address, length]. */
+  segments: [number, number][];
+  /** Where the status goes: up to two [address, length] pieces. */
+  status: [number, number, number, number];
 }
 
 /** An in-flight TX or RX message, indexed by its descriptor head. */
@@ -537,6 +690,36 @@ export class MessageSlot {
   get statusAddr1(): number {
     return this.i32[this.b + M_STATUS_ADDR1] >>> 0;
   }
+
+  saveState(): MessageSlotState {
+    const u = this.i32;
+    const b = this.b;
+    const segments: [number, number][] = [];
+    for (let i = 0; i < this.segments; i++) segments.push([this.segAddr(i), this.segLen(i)]);
+    return {
+      head: this.head,
+      stream: u[b + M_STREAM],
+      bytes: u[b + M_BYTES],
+      done: u[b + M_DONE],
+      segments,
+      status: [this.statusAddr0, u[b + M_STATUS_LEN0], this.statusAddr1, u[b + M_STATUS_LEN1]],
+    };
+  }
+
+  /** Sets the entry from a snapshot (checked by the caller, holding the queue's lock). */
+  applyState(m: MessageSlotState): void {
+    const u = this.i32;
+    const b = this.b;
+    u.fill(0, b, b + MSG_WORDS);
+    u[b + M_STREAM] = m.stream;
+    u[b + M_BYTES] = m.bytes;
+    u[b + M_DONE] = m.done;
+    u[b + M_SEGMENTS] = m.segments.length;
+    m.segments.forEach(([addr, len], i) => {
+      this.setSegment(i, addr, len);
+    });
+    this.setStatus(m.status[0], m.status[1], m.status[2], m.status[3]);
+  }
 }
 
 /** One completion log: its write count and its ring of [stream, context frame, latency, head]. */
@@ -607,6 +790,24 @@ export class CoefficientSlot {
   }
 }
 
+/** The header words kept in a snapshot, as plain values. */
+export interface SharedHeaderState {
+  /** 1 once DRIVER_OK made the device usable. */
+  active: number;
+  /** INT_* news the control plane has not picked up yet. */
+  intFlags: number;
+  quantum: number;
+  framesRendered: number;
+  tapWrite: number;
+  /** Write positions of the TX and RX completion logs. */
+  completionWrites: [tx: number, rx: number];
+  txBytes: number;
+  rxBytes: number;
+  badMessages: number;
+  evtOverflowed: number;
+  outputLatencyUs: number;
+}
+
 /** Typed views over the shared buffer, made once. */
 export class SharedState {
   readonly params: SharedLayoutParams;
@@ -659,6 +860,8 @@ export class SharedState {
   readonly streams: readonly StreamSlot[];
   private readonly messages: readonly MessageSlot[];
   readonly coefficients: readonly CoefficientSlot[];
+  /** Each stream's resampler state (position words and history), read and written by its Resampler. */
+  readonly resamplers: readonly ResamplerStorage[];
   /** Event ring entries: [code, data] pairs. */
   readonly eventEntries: Int32Array;
   /** Output tap: interleaved stereo, params.tapFrames frames. */
@@ -712,6 +915,14 @@ export class SharedState {
       { length: params.streams },
       (_, id) => new CoefficientSlot(i32, f32, r.coefficients + id * cw, cw),
     );
+    const rw = resamplerRegionWords(params.resamplerFrames);
+    this.resamplers = Array.from({ length: params.streams }, (_, id) => {
+      const b = r.resamplers + id * rw;
+      return {
+        words: i32.subarray(b, b + RESAMPLER_STATE_WORDS),
+        hist: f32.subarray(b + RESAMPLER_STATE_WORDS, b + rw),
+      };
+    });
     this.eventEntries = i32.subarray(r.events, r.events + 2 * EVENT_RING_ENTRIES);
     this.completionLogs = [H_COMPLETION_WRITE_TX, H_COMPLETION_WRITE_RX].map((h, k) => {
       const at = r.completions + k * 4 * COMPLETION_LOG_ENTRIES;
@@ -774,6 +985,49 @@ export class SharedState {
     const lo = (this.framesLo.value >>> 0) + frames;
     if (lo > 0xffffffff) this.framesHi.add(1);
     this.framesLo.store(lo >>> 0);
+  }
+
+  /** The header words a snapshot keeps (locks, doorbell and the event ring are not among them). */
+  saveHeader(): SharedHeaderState {
+    return {
+      active: this.active.load(),
+      intFlags: this.intFlags.load(),
+      quantum: this.quantum.load() >>> 0,
+      framesRendered: this.framesRendered,
+      tapWrite: this.tapWrite.load() >>> 0,
+      completionWrites: [
+        this.completionLogs[0].write.load() >>> 0,
+        this.completionLogs[1].write.load() >>> 0,
+      ],
+      txBytes: this.txBytes.load() >>> 0,
+      rxBytes: this.rxBytes.load() >>> 0,
+      badMessages: this.badMessages.load() >>> 0,
+      evtOverflowed: this.evtOverflowed.load() >>> 0,
+      outputLatencyUs: this.outputLatencyUs.load() >>> 0,
+    };
+  }
+
+  /**
+   * Sets the header from a snapshot (the caller holds both queue locks). The
+   * tap and the completion logs start empty at the restored positions.
+   */
+  applyHeader(h: SharedHeaderState): void {
+    this.intFlags.store(h.intFlags);
+    this.quantum.store(h.quantum);
+    this.framesHi.store(Math.floor(h.framesRendered / 2 ** 32));
+    this.framesLo.store(h.framesRendered % 2 ** 32);
+    this.tapSamples.fill(0);
+    this.tapWrite.store(h.tapWrite);
+    this.completionLogs.forEach((log, k) => {
+      log.entries.fill(0);
+      log.write.store(h.completionWrites[k]);
+    });
+    this.txBytes.store(h.txBytes);
+    this.rxBytes.store(h.rxBytes);
+    this.badMessages.store(h.badMessages);
+    this.evtOverflowed.store(h.evtOverflowed);
+    this.outputLatencyUs.store(h.outputLatencyUs);
+    this.active.store(h.active);
   }
 
   /** Raises news for the control plane (INT_* bits) and rings the doorbell. */

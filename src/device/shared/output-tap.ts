@@ -50,6 +50,8 @@ export class OutputTap {
     const w = this.s.tapWrite.load();
     let from = this.next;
     let lost = 0;
+    // The write position went back (a snapshot was restored): go on from there.
+    if (((w - from) | 0) < 0) from = w;
     if (((w - from) | 0) > size) {
       lost = ((w - from) | 0) - size;
       from = (w - size) | 0;
