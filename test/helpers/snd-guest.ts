@@ -79,7 +79,7 @@ export class SndGuest {
 
   constructor(
     opts: Partial<VirtioSndDeviceOptions> & {
-      relay?: { txLeadMs?: number; innerQueueSize?: number };
+      relay?: { txLeadMs?: number; innerQueueSize?: number; relayBytes?: number };
     } = {},
     memBytes = 4 << 20,
   ) {
