@@ -32,10 +32,13 @@ export type KnownDefect =
  *   EVENT_ENTRIES_CAP.
  * ctl-notify-cap (4): the device's queued event entries may exceed
  *   EVENT_ENTRIES_CAP when the excess is CTL_NOTIFY events.
- * io-size-overflow (5): for an I/O message whose payload segments add up to
- *   2^31 bytes or more, the completion-size checks are off: RX used length
- *   within what could have been captured, TX completed OK no sooner than it
- *   could have played, queuedBytes >= 0, frames within what was rendered.
+ * io-size-overflow (5): once an I/O case has sent 2^31 payload bytes or
+ *   more (one message whose segments add up to that, or several queued
+ *   together: the wrapped sizes then corrupt the stream's accounting for the
+ *   messages after them too), the size checks are off for that case: RX used
+ *   length within what could have been captured, TX completed OK no sooner
+ *   than it could have played, queuedBytes >= 0, frames within what was
+ *   rendered.
  * driver-ctl-coding (6): the driver's BYTES and INTEGER64 control values are
  *   not compared with the device's (all other types still are; typed errors
  *   only, for all types).

@@ -78,6 +78,12 @@ interface QueueTrack {
   waiting: [number, number, Chain][];
   /** How far along the used ring we have checked entries. */
   usedSeen: number;
+  /**
+   * The guest gave the device a writable buffer over this queue's used ring:
+   * its entries may be data the device wrote there, so they are no longer
+   * checked (until the queue is set up again).
+   */
+  blind: boolean;
 }
 
 export class OracleError extends Error {
@@ -237,6 +243,7 @@ export class Oracle {
           pending: new Map(),
           waiting: [],
           usedSeen: c.ready ? this.mem.readU16(c.used + 2) : 0,
+          blind: false,
         };
         this.tracks[q] = t;
       }
@@ -263,13 +270,14 @@ export class Oracle {
 
   /** Call after the device entry point; throws OracleError on a violation. */
   after(what: string): void {
-    const allowed: [number, number][] = [];
+    const usedRings: [number, number][] = [];
+    const buffers: [number, number][] = [];
     for (let q = 0; q < this.queues; q++) {
       const c = this.queue(q);
       const t = this.tracks[q];
       if (!c.ready) continue;
       // A queue (re)configured during this step may already have its used ring written.
-      allowed.push([c.used, 6 + 8 * c.size]);
+      usedRings.push([c.used, 6 + 8 * c.size]);
       if (!t || t.key !== this.keyOf(c)) continue;
       // What the device took off the avail ring during this step.
       const taken = (c.lastAvail - (t.waiting[0]?.[0] ?? c.lastAvail)) & 0xffff;
@@ -279,9 +287,10 @@ export class Oracle {
         t.pending.set(head, list);
       }
       for (const list of t.pending.values()) {
-        for (const ch of list) if (ch.writable) allowed.push(...ch.writable);
+        for (const ch of list) if (ch.writable) buffers.push(...ch.writable);
       }
     }
+    const allowed = [...usedRings, ...buffers];
     // Compare a block at a time (native memcmp: this was most of a case's
     // cost), then a word at a time in changed blocks, then bytes.
     const w32 = this.words;
@@ -302,6 +311,9 @@ export class Oracle {
       const c = this.queue(q);
       const t = this.tracks[q];
       if (!c.ready || !t || t.key !== this.keyOf(c)) continue;
+      const ringEnd = c.used + 6 + 8 * c.size;
+      t.blind ||= buffers.some(([a, l]) => a < ringEnd && a + l > c.used);
+      if (t.blind) continue;
       const usedIdx = this.mem.readU16(c.used + 2);
       const n = (usedIdx - t.usedSeen) & 0xffff;
       if (n > c.size) throw new OracleError(`${what}: queue ${q} used.idx jumped by ${n}`);

@@ -60,7 +60,7 @@ import {
 } from './known-defects.ts';
 import { Oracle } from './oracle.ts';
 import { HostileRings, mmioInit, RINGS_END, ringBase, type Seg } from './rings.ts';
-import { listedOr, overlaps, place, type SegShape, segShape } from './shapes.ts';
+import { listedOr, place, type SegShape, segShape } from './shapes.ts';
 
 /** 128 KiB: the oracle compares all of it at every step. */
 export const GUEST_RAM = 128 << 10;
@@ -374,7 +374,7 @@ function runOps(h: RelayHarness, rc: RelayCase): void {
         code !== undefined && INFO_CODES.has(code) ? 'info-amplification' : undefined,
       );
       const w = u.writable;
-      if (overlaps(w) || w.some(([a]) => a < RINGS_END)) continue;
+      if (h.rings.ambiguous(0, u.id, w)) continue; // the status may have been overwritten
       const status = readWritable(h, w, 0);
       if (!VALID_STATUS.has(status))
         fail(

@@ -71,6 +71,11 @@ export class HostileRings {
   private usedSeen: number[] = [];
   /** Used entries collected so far, per queue: [head, len]. */
   readonly used: [number, number][][] = [];
+  /** Every device-writable buffer given since the last reset: [chain serial, addr, len]. */
+  private given: [number, number, number][] = [];
+  /** The serial of the chain last published with each head, per queue. */
+  private serials: Map<number, number>[] = [];
+  private serial = 0;
 
   constructor(
     readonly mem: GuestMemory,
@@ -82,7 +87,9 @@ export class HostileRings {
   /** Zeroes the rings and forgets every chain (with a device reset). */
   reset(): void {
     this.mem.u8.fill(0, 0, RINGS_END);
+    this.given = [];
     this.sizes.forEach((n, q) => {
+      this.serials[q] = new Map();
       // Reuses the arrays: a reset per fuzz case.
       if (!this.free[q]) this.free[q] = [];
       if (!this.inFlight[q]) this.inFlight[q] = new Map();
@@ -158,8 +165,30 @@ export class HostileRings {
       this.writeDesc(q, descs[0], indirect, 16 * segs.length, F_INDIRECT, 0);
     }
     this.inFlight[q].set(descs[0], descs);
+    const serial = ++this.serial;
+    this.serials[q].set(descs[0], serial);
+    for (const sg of segs) if (sg.write) this.given.push([serial, sg.addr, sg.len]);
     this.publish(q, descs[0]);
     return descs[0];
+  }
+
+  /**
+   * Whether the device may have written `ranges` (the writable buffers of
+   * queue q's chain `head`) for something else: they overlap each other, the
+   * rings, or a writable buffer of another chain given since the reset. Then
+   * what they hold now says nothing about what the device answered there.
+   */
+  ambiguous(q: number, head: number, ranges: readonly (readonly [number, number])[]): boolean {
+    const own = this.serials[q]?.get(head);
+    const hit = (a: number, l: number, b: number, m: number) => a < b + m && b < a + l;
+    for (let i = 0; i < ranges.length; i++) {
+      const [a, l] = ranges[i];
+      if (a < RINGS_END) return true;
+      for (let j = i + 1; j < ranges.length; j++)
+        if (hit(a, l, ranges[j][0], ranges[j][1])) return true;
+      for (const [serial, b, m] of this.given) if (serial !== own && hit(a, l, b, m)) return true;
+    }
+    return false;
   }
 
   /** Puts `head` on the avail ring (hostile when the device still holds it). */

@@ -82,10 +82,3 @@ export function place(s: SegShape, p: Placement, write = true): Seg[] {
   }
   return segs;
 }
-
-/** Whether any two of the ranges overlap (aliasing makes a response's bytes ambiguous). */
-export function overlaps(ranges: readonly (readonly [number, number])[]): boolean {
-  const r = [...ranges].sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < r.length; i++) if (r[i][0] < r[i - 1][0] + r[i - 1][1]) return true;
-  return false;
-}
