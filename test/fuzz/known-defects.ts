@@ -38,7 +38,10 @@ export type KnownDefect =
  *   messages after them too), the size checks are off for that case: RX used
  *   length within what could have been captured, TX completed OK no sooner
  *   than it could have played, queuedBytes >= 0, frames within what was
- *   rendered.
+ *   rendered. And such a case renders no more quanta: after a wrapped size
+ *   the next message's frame count is ~10^9 (e.g. got < 0 in
+ *   PlaybackStream.takeInto), and one process() call takes seconds (the
+ *   audio thread's budget is 2.7 ms).
  * driver-ctl-coding (6): the driver's BYTES and INTEGER64 control values are
  *   not compared with the device's (all other types still are; typed errors
  *   only, for all types).
