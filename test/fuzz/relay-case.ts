@@ -247,6 +247,8 @@ class RelayHarness {
     this.bufPtr = RINGS_END;
     this.generation++;
     const status = this.step('init', () => mmioInit(this.transport, featureBits(f), QUEUE_SIZES));
+    // Used entries of a case that ended early (a tolerated defect) are not this case's.
+    this.oracle.takeUsed();
     return (status & 0xc0) === 0 && (status & 4) !== 0;
   }
 
