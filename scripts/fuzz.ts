@@ -10,7 +10,8 @@
  * without --seed). Jazzer targets (fuzz/NAME.fuzz.ts: virtqueue,
  * control-queue, io-intake, relay): N runs per target split the same way
  * (scripts/fuzz-jazzer.ts; build first with npm run fuzz:build). --only
- * picks by name from either list; --engine all runs both.
+ * picks by name from either list (relay is in both: both run, unless
+ * --engine fc|jazzer says which); --engine all runs both lists.
  * --all-invariants turns off test/fuzz/known-defects.ts (to see them found).
  *
  * 10 M cases on 2 cores, e.g.: npm run fuzz:build && npm run fuzz -- --engine all --runs 1000000 --jobs 2 --seed 1
@@ -35,8 +36,15 @@ const PROPERTIES = readdirSync('test/fuzz')
   .filter((f) => f.endsWith('.fuzz.test.ts'))
   .map((f) => f.replace('.fuzz.test.ts', ''));
 const isTarget = (n: string) => (TARGETS as readonly string[]).includes(n);
-const engine =
-  opt('engine') ?? (only?.every(isTarget) ? 'jazzer' : only?.some(isTarget) ? 'all' : 'fc');
+for (const n of only ?? [])
+  if (!PROPERTIES.includes(n) && !isTarget(n))
+    throw new Error(`no property test/fuzz/${n}.fuzz.test.ts or Jazzer target fuzz/${n}.fuzz.ts`);
+/** Names in both lists (relay) run with both engines unless --engine says which. */
+const fcNames = only ? only.filter((n) => PROPERTIES.includes(n)) : PROPERTIES;
+const jazzerNames = only ? only.filter(isTarget) : [...TARGETS];
+const engine = opt('engine');
+const useFc = engine ? engine !== 'jazzer' : fcNames.length > 0;
+const useJazzer = engine ? engine !== 'fc' : only !== undefined && jazzerNames.length > 0;
 
 /** One vitest process over `files` with N/J cases per property and seed S+k. */
 function vitestChunk(files: string[], k: number, chunkSeed: number): Promise<number> {
@@ -59,9 +67,7 @@ function vitestChunk(files: string[], k: number, chunkSeed: number): Promise<num
 }
 
 async function fastCheck(): Promise<boolean> {
-  const names = only ? only.filter((n) => !isTarget(n)) : PROPERTIES;
-  for (const n of names)
-    if (!PROPERTIES.includes(n)) throw new Error(`no property file test/fuzz/${n}.fuzz.test.ts`);
+  const names = fcNames;
   if (names.length === 0) return true;
   const files = names.map((n) => `test/fuzz/${n}.fuzz.test.ts`);
   const base = seed ?? (Math.random() * 2 ** 31) | 0;
@@ -76,12 +82,11 @@ async function fastCheck(): Promise<boolean> {
 }
 
 async function jazzer(): Promise<boolean> {
-  const targets = only ? only.filter(isTarget) : TARGETS;
-  if (targets.length === 0) return true;
-  return runJazzer({ targets, runs, seed, jobs, corpusOut: opt('corpus-out') });
+  if (jazzerNames.length === 0) return true;
+  return runJazzer({ targets: jazzerNames, runs, seed, jobs, corpusOut: opt('corpus-out') });
 }
 
 const results: boolean[] = [];
-if (engine !== 'jazzer') results.push(await fastCheck());
-if (engine !== 'fc') results.push(await jazzer());
+if (useFc) results.push(await fastCheck());
+if (useJazzer) results.push(await jazzer());
 process.exit(results.every(Boolean) ? 0 : 1);
