@@ -326,6 +326,7 @@ const tx = (count: number, len: number, layout: 'distinct' | 'aliased' = 'distin
   q: 2,
   stream: 0,
   payload: { count, len, layout },
+  status: 8,
 });
 const relay = (ops: RelayOp[], relayBytes = 8 << 20, eventBuffers = 8): RelayCase => ({
   relayBytes,
@@ -348,7 +349,7 @@ write('relay', relayCase, {
   capture: relay([
     params(256, 0, 1),
     rcmd(VIRTIO_SND_R_PCM_PREPARE, 1),
-    { k: 'io', q: 3, stream: 1, payload: { count: 1, len: 1024, layout: 'distinct' } },
+    { k: 'io', q: 3, stream: 1, payload: { count: 1, len: 1024, layout: 'distinct' }, status: 8 },
     rcmd(VIRTIO_SND_R_PCM_START, 1),
     { k: 'quanta', n: 4 },
   ]),
@@ -384,6 +385,22 @@ write('relay', relayCase, {
     ],
     64 << 10,
   ),
+  'known-relay-release-len': {
+    ...relay(
+      [
+        params(256),
+        rcmd(VIRTIO_SND_R_PCM_PREPARE),
+        tx(1, 1024),
+        tx(1, 1024),
+        { ...tx(1, 1024), status: 4 } as RelayOp,
+        { k: 'notify', q: 2, n: 1 },
+        rcmd(VIRTIO_SND_R_PCM_RELEASE),
+      ],
+      1 << 20,
+    ),
+    innerQueueSize: 4,
+    txLeadMs: 0,
+  },
   'known-relay-event-backlog': relay(
     [
       params(1, 8),

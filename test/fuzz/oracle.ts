@@ -52,6 +52,11 @@ export interface OracleOptions {
   fullBytes?: number;
   /** Beyond fullBytes, one 32-bit word in this many is compared (default 65536: every 256 KiB). */
   sampleStride?: number;
+  /**
+   * A used length over the chain's writable size that a known defect excuses
+   * (test/fuzz/known-defects.ts); true lets it pass.
+   */
+  excuseLength?: (q: number, len: number, writable: number) => boolean;
 }
 
 /** A used entry the device published during the last step. */
@@ -155,6 +160,7 @@ export class Oracle {
   private readonly blocks: Buffer[] = [];
   private readonly snapBlocks: Buffer[] = [];
   private readonly fullWords: number;
+  private readonly excuseLength: (q: number, len: number, writable: number) => boolean;
   private readonly stride: number;
   /** Used entries checked so far. */
   returned = 0;
@@ -171,6 +177,7 @@ export class Oracle {
     const words = mem.size >>> 2;
     this.fullWords = Math.min(words, (opts.fullBytes ?? mem.size) >>> 2);
     this.stride = opts.sampleStride ?? 65536;
+    this.excuseLength = opts.excuseLength ?? (() => false);
     this.snapshot = new Uint8Array(mem.size);
     this.snapWords = new Uint32Array(this.snapshot.buffer);
     this.words = new Uint32Array(mem.buffer, 0, words);
@@ -330,7 +337,7 @@ export class Oracle {
         const ch = list.shift()!;
         if (list.length === 0) t.pending.delete(id);
         const max = ch.writable ? ch.writableBytes : 0;
-        if (len > max)
+        if (len > max && !this.excuseLength(q, len, max))
           throw new OracleError(
             `${what}: queue ${q} id ${id} used length ${len} > writable ${max}`,
           );

@@ -11,6 +11,7 @@ import { describe, it } from 'vitest';
 import {
   VIRTIO_SND_PCM_FMT_S16,
   VIRTIO_SND_R_PCM_PREPARE,
+  VIRTIO_SND_R_PCM_RELEASE,
   VIRTIO_SND_R_PCM_START,
 } from '../../src/snd/protocol.ts';
 import { ByteReader } from './bytes.ts';
@@ -55,6 +56,7 @@ const heapOps: fc.Arbitrary<RelayOp> = fc.oneof(
     q: fc.constantFrom(2 as const, 3 as const),
     stream: fc.constantFrom(0, 1),
     payload: bigShape,
+    status: fc.constantFrom(8, 8, 4, 1),
   }),
   quanta,
   fc.constant<RelayOp>({ k: 'notify', q: 2, n: 1 }),
@@ -108,11 +110,56 @@ const eventFlood = fc.record<RelayCase>({
         q: 2,
         stream: 0,
         payload: { count: 16, len: 4096, layout: 'aliased' },
+        status: 8,
       }),
     ),
     cmd(VIRTIO_SND_R_PCM_START),
     ...Array.from({ length: n }, (): RelayOp => ({ k: 'quanta', n: 64 })),
   ]),
+});
+
+const params = (stream: number): RelayOp => ({
+  k: 'params',
+  stream,
+  format: VIRTIO_SND_PCM_FMT_S16,
+  channels: 2,
+  periodFrames: 256,
+  periods: 4,
+  features: 0,
+});
+
+/** Messages (some with a short status) backlogged behind a small inner queue, then RELEASE. */
+const releasedBacklog = fc.record<RelayCase>({
+  relayBytes: fc.constant(1 << 20),
+  innerQueueSize: fc.constantFrom(4, 8),
+  txLeadMs: fc.constantFrom(0, 200),
+  features: featuresArb,
+  eventBuffers: fc.integer({ min: 0, max: 4 }),
+  ops: fc
+    .array(
+      fc.record({
+        k: fc.constant('io' as const),
+        q: fc.constantFrom(2 as const, 3 as const),
+        stream: fc.constantFrom(0, 1),
+        payload: fc.record({
+          count: fc.integer({ min: 1, max: 4 }),
+          len: fc.constantFrom(256, 1024),
+          layout: fc.constant('distinct' as const),
+        }),
+        status: fc.constantFrom(8, 8, 4, 1),
+      }),
+      { minLength: 1, maxLength: 12 },
+    )
+    .map((io): RelayOp[] => [
+      params(0),
+      params(1),
+      cmd(VIRTIO_SND_R_PCM_PREPARE, 0),
+      cmd(VIRTIO_SND_R_PCM_PREPARE, 1),
+      ...io,
+      { k: 'notify', q: 2, n: 1 },
+      cmd(VIRTIO_SND_R_PCM_RELEASE, 0),
+      cmd(VIRTIO_SND_R_PCM_RELEASE, 1),
+    ]),
 });
 
 describe('relay under a hostile guest', () => {
@@ -133,6 +180,14 @@ describe('relay under a hostile guest', () => {
     'full relay heaps: huge response buffers and messages',
     () => {
       fc.assert(fc.property(fullHeap, run), { numRuns: runs(200), seed: SEED });
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'messages backlogged behind the inner queue, with short statuses, then RELEASE',
+    () => {
+      fc.assert(fc.property(releasedBacklog, run), { numRuns: runs(300), seed: SEED });
     },
     TIMEOUT,
   );
