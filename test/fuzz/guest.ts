@@ -12,7 +12,7 @@ import { PcmRenderer } from '../../src/device/render/pcm-renderer.ts';
 import * as P from '../../src/snd/protocol.ts';
 import { GuestMemory } from '../../src/virtio/memory.ts';
 import { MMIO, VirtioMmioTransport } from '../../src/virtio/mmio.ts';
-import { Oracle } from './oracle.ts';
+import { deviceTarget, Oracle } from './oracle.ts';
 
 export const MEM_BYTES = 1 << 17;
 export const QSIZE = 64;
@@ -238,7 +238,29 @@ export class FuzzGuest {
     });
     this.transport = new VirtioMmioTransport(this.device, { onInterrupt: () => {} });
     this.renderer = new PcmRenderer(this.device.renderState);
-    this.oracle = new Oracle(this.device, this.mem);
+    this.oracle = new Oracle(deviceTarget(this.device), this.mem);
+  }
+
+  private faultsBefore = 0;
+
+  /** Exceptions process() caught since this guest was made or recycled. */
+  get faults(): number {
+    return this.renderer.faults - this.faultsBefore;
+  }
+
+  /**
+   * A fresh start for the next case: device reset, memory zeroed, nothing
+   * remembered. Building a guest (device, renderer, oracle) costs more than
+   * most cases, and a device reset must forget everything anyway.
+   */
+  recycle(): this {
+    this.transport.write(MMIO.Status, 0, 4);
+    this.mem.fill(0, MEM_BYTES);
+    this.nextDesc = [0, 0, 0, 0];
+    this.bufPtr = BUF_BASE;
+    this.nonFinite = 0;
+    this.faultsBefore = this.renderer.faults;
+    return this;
   }
 
   get needsReset(): boolean {
