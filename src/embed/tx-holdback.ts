@@ -270,10 +270,11 @@ export class TxHoldback<T extends { payload: number }> {
     if (!output && (s.mode !== (this.policy === 'at-once' ? 'at-once' : 'late') || s.held.length))
       return 'hold-back state for an input stream';
     if (s.mode === 'at-once' && s.held.length > 0) return 'messages held by a stream sent at once';
-    if (s.fresh < 0 || s.fresh >= FRESH_TO_TRUST || !Number.isInteger(s.fresh))
+    // A stream trusted by detection keeps the count that trusted it.
+    const maxFresh = s.mode === 'at-once' ? FRESH_TO_TRUST : FRESH_TO_TRUST - 1;
+    if (!Number.isInteger(s.fresh) || s.fresh < 0 || s.fresh > maxFresh)
       return `${s.fresh} fresh re-queues`;
-    if (s.mode === 'at-once' && (s.fresh !== 0 || s.atCompletion.length > 0))
-      return 'a trusted stream still watching';
+    if (s.mode === 'at-once' && s.atCompletion.length > 0) return 'a trusted stream still watching';
     if (!output && (s.handed !== 0 || s.atCompletion.length > 0 || inFlight !== 0))
       return 'bytes handed over for an input stream';
     if (s.handed < inFlight) return `${s.handed} bytes handed over, ${inFlight} in flight`;

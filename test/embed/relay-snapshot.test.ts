@@ -8,7 +8,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { prepareAttachedRestore, saveAttached } from '../../src/embed/attach-snapshot.ts';
-import { SnapshotError } from '../../src/snapshot/snapshot-format.ts';
+import {
+  readSnapshot,
+  SnapshotBuilder,
+  SnapshotError,
+} from '../../src/snapshot/snapshot-format.ts';
 import * as P from '../../src/snd/protocol.ts';
 import { QUANTUM, SndGuest } from '../helpers/snd-guest.ts';
 
@@ -328,5 +332,107 @@ describe('relay snapshot: capture continues bit-exact from every stream state', 
       cmd(h, P.VIRTIO_SND_R_PCM_START, 1);
       finish(h, render);
     });
+  });
+});
+
+/** `bytes` (a snapshot of `kind`) with section `name`'s payload changed by `edit`. */
+function rewrite(
+  bytes: Uint8Array,
+  kind: string,
+  name: string,
+  edit: (payload: Uint8Array) => Uint8Array,
+): Uint8Array {
+  const sec = readSnapshot(bytes, kind);
+  const b = new SnapshotBuilder(kind);
+  for (const s of sec.sections) b.raw(s.tag, s.tag === name ? edit(s.payload.slice()) : s.payload);
+  return b.finish();
+}
+
+/** A relay snapshot's section `name` changed by `edit`, inside the attached snapshot. */
+const inRelay = (bytes: Uint8Array, name: string, edit: (p: Uint8Array) => Uint8Array) =>
+  rewrite(bytes, 'VATT', 'RLAY', (r) => rewrite(r, 'RLAY', name, edit));
+
+const setU16 = (at: number, v: number) => (p: Uint8Array) => {
+  new DataView(p.buffer, p.byteOffset).setUint16(at, v, true);
+  return p;
+};
+
+const setU32 = (at: number, v: number) => (p: Uint8Array) => {
+  new DataView(p.buffer, p.byteOffset).setUint32(at, v, true);
+  return p;
+};
+
+describe('relay snapshot: bad snapshots', () => {
+  function playing() {
+    const g = relayGuest();
+    params(g, 0, 48000, 8);
+    cmd(g, P.VIRTIO_SND_R_PCM_PREPARE, 0);
+    txPeriods(g, 0, 8);
+    cmd(g, P.VIRTIO_SND_R_PCM_START, 0);
+    txPeriods(g, 8, 4);
+    g.render(5);
+    expect(g.relay!.stats().heldMessages).toBeGreaterThan(0);
+    return g;
+  }
+
+  it('are refused with a SnapshotError naming the reason, and change nothing', () => {
+    const g = playing();
+    const good = saveAttached(g.transport, g.relay!);
+    // RMSG: u32 count, then the first message: u8 queue, u16 head, u32 x 2 counts, u53 address...
+    const bad: [string, Uint8Array, string][] = [
+      ['empty', new Uint8Array(0), 'bad-magic'],
+      ['truncated', good.subarray(0, good.length - 3), 'truncated'],
+      [
+        'another version',
+        Uint8Array.from(good, (v, i) => (i === 4 ? 9 : v)),
+        'unsupported-version',
+      ],
+      ['a relay snapshot without its transport', g.relay!.saveState(), 'wrong-kind'],
+      [
+        'a head beyond the guest queue',
+        inRelay(good, 'RMSG', setU16(5, 256)),
+        'index-out-of-range',
+      ],
+      [
+        'a segment outside guest memory',
+        inRelay(good, 'RMSG', setU32(15, 4 << 20)),
+        'address-out-of-range',
+      ],
+      [
+        // HOLD: u32 streams, then stream 0: u8 mode, u32 fresh, u53 handed, u32 held, refs...
+        'a held message also in the inner queue',
+        inRelay(good, 'HOLD', setU32(4 + 1 + 4 + 8 + 4, 0)),
+        'invalid-state',
+      ],
+      [
+        'the relay memory of another size',
+        inRelay(good, 'RCFG', (p) => p.map((v) => (v === 0x38 ? 0x39 : v))),
+        'config-mismatch',
+      ],
+      [
+        'guest rings beyond guest memory',
+        inRelay(good, 'GQUE', setU32(4 + 1 + 4 + 4 + 4, 4 << 20)),
+        'address-out-of-range',
+      ],
+    ];
+    const fresh = relayGuest();
+    for (const target of [g, fresh]) {
+      const before = {
+        state: saveAttached(target.transport, target.relay!),
+        shared: new Uint8Array(target.device.renderState.shared.slice(0)),
+      };
+      for (const [name, bytes, reason] of bad) {
+        let err: unknown;
+        try {
+          prepareAttachedRestore(target.transport, target.relay!, bytes).apply();
+        } catch (e) {
+          err = e;
+        }
+        expect(err, name).toBeInstanceOf(SnapshotError);
+        expect((err as SnapshotError).reason, name).toBe(reason);
+        sameBytes(saveAttached(target.transport, target.relay!), before.state, name);
+        sameBytes(new Uint8Array(target.device.renderState.shared.slice(0)), before.shared, name);
+      }
+    }
   });
 });
