@@ -7,6 +7,12 @@
 export { type Completion, CompletionLog, OutputTap, type TapChunk } from '../device/index.ts';
 export { SnapshotError, type SnapshotErrorReason } from '../snapshot/snapshot-format.ts';
 export {
+  type AudioLink,
+  type AudioLinkOptions,
+  type AudioLinkTarget,
+  linkAudioOutput,
+} from './audio-link.ts';
+export {
   type AudioOutputWatch,
   type AudioState,
   audioStateOf,
