@@ -14,9 +14,11 @@ export {
 } from './audio-link.ts';
 export {
   type AudioOutputWatch,
+  type AudioPlaybackStatsLike,
   type AudioState,
   audioStateOf,
   outputLatencyOf,
+  playbackStatsOf,
   resumeAudio,
   watchAudioOutput,
 } from './audio-output.ts';

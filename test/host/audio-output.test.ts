@@ -145,6 +145,25 @@ describe('audio output state and latency', () => {
     expect(outputLatencyOf({} as AudioContext)).toBe(0);
   });
 
+  it('takes the measured output latency (playbackStats) where there is one, else the estimate', () => {
+    const c = new FakeContext() as FakeContext & { playbackStats?: Record<string, number> };
+    const stats = {
+      averageLatency: 0,
+      minimumLatency: 0,
+      maximumLatency: 0,
+      underrunDuration: 0,
+      underrunEvents: 0,
+      totalDuration: 0,
+    };
+    c.playbackStats = stats;
+    // Nothing played yet: no measurement, the estimate stands.
+    expect(outputLatencyOf(c as unknown as AudioContext)).toBeCloseTo(0.025, 9);
+    stats.averageLatency = 0.0312;
+    expect(outputLatencyOf(c as unknown as AudioContext)).toBeCloseTo(0.0362, 9);
+    stats.averageLatency = Number.NaN;
+    expect(outputLatencyOf(c as unknown as AudioContext)).toBeCloseTo(0.025, 9);
+  });
+
   it('resumes a suspended context; an interrupted or closed one gives a typed error', async () => {
     const c = new FakeContext();
     await resumeAudio(c as unknown as AudioContext);
