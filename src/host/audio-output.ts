@@ -66,7 +66,7 @@ export async function resumeAudio(context: AudioContext): Promise<void> {
   } catch (e) {
     throw new VirtioSoundError(
       audioStateOf(context) === 'closed' ? 'closed' : 'audio-interrupted',
-      `the browser would not resume audio (${audioStateOf(context)}): ${String(e)}`,
+      `${String(e)}; audio stays ${audioStateOf(context)}`,
     );
   }
   if (audioStateOf(context) === 'interrupted') {
