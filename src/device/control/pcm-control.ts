@@ -10,11 +10,13 @@
  */
 
 import {
+  decodePcmSetParams,
   encodePcmInfo,
   PCM_FORMAT_INFO,
   PCM_HDR,
   PCM_RATE_HZ,
   PCM_SET_PARAMS,
+  type PcmSetParams,
   pcmFrameBytes,
   VIRTIO_SND_D_INPUT,
   VIRTIO_SND_D_OUTPUT,
@@ -48,16 +50,8 @@ import type { ControlRequest, ControlResponse } from './control-queue.ts';
 /** Feature bits defined by the spec (0..4); anything above is malformed. */
 const DEFINED_PCM_FEATURES = 0x1f;
 
-/** SET_PARAMS values, as the request carries them. */
-export interface PcmParamValues {
-  bufferBytes: number;
-  periodBytes: number;
-  features: number;
-  channels: number;
-  format: number;
-  /** VIRTIO_SND_PCM_RATE_* index. */
-  rate: number;
-}
+/** SET_PARAMS values, as the request carries them (rate: a VIRTIO_SND_PCM_RATE_* index). */
+export type PcmParamValues = Omit<PcmSetParams, 'streamId'>;
 
 /**
  * Checks SET_PARAMS values against what stream `st` offers: VIRTIO_SND_S_OK,
@@ -143,28 +137,13 @@ export class PcmControl {
   }
 
   setParams(req: ControlRequest): ControlResponse {
-    const v = req.view;
     if (req.bytes.length !== PCM_SET_PARAMS.size) return { status: VIRTIO_SND_S_BAD_MSG };
-    const id = v.getUint32(PCM_SET_PARAMS.streamId, true);
+    const { streamId: id, ...p } = decodePcmSetParams(req.view, 0);
     if (id >= this.streams.length) return { status: VIRTIO_SND_S_BAD_MSG };
     const st = this.streams[id];
-    const bufferBytes = v.getUint32(PCM_SET_PARAMS.bufferBytes, true);
-    const periodBytes = v.getUint32(PCM_SET_PARAMS.periodBytes, true);
-    const features = v.getUint32(PCM_SET_PARAMS.features, true);
-    const channels = v.getUint8(PCM_SET_PARAMS.channels);
-    const format = v.getUint8(PCM_SET_PARAMS.format);
-    const rate = v.getUint8(PCM_SET_PARAMS.rate);
-
-    const status = checkPcmParams(st, {
-      bufferBytes,
-      periodBytes,
-      features,
-      channels,
-      format,
-      rate,
-    });
+    const status = checkPcmParams(st, p);
     if (status !== VIRTIO_SND_S_OK) return { status };
-    const frameBytes = pcmFrameBytes(format, channels);
+    const frameBytes = pcmFrameBytes(p.format, p.channels);
 
     return withLock(this.lockOf(id), () => {
       const slot = this.s.streams[id];
@@ -173,16 +152,7 @@ export class PcmControl {
       // Messages queued under the old parameters cannot be played under the new ones.
       if (this.ioOf(id).flush(id, VIRTIO_SND_S_IO_ERR) > 0)
         this.hooks.completed(st.direction === 'output');
-      slot.setParams({
-        bufferBytes,
-        periodBytes,
-        features,
-        channels,
-        format,
-        rate,
-        rateHz: PCM_RATE_HZ[rate],
-        frameBytes,
-      });
+      slot.setParams({ ...p, rateHz: PCM_RATE_HZ[p.rate], frameBytes });
       slot.bumpPrepareGen();
       slot.state = next;
       return { status: VIRTIO_SND_S_OK };
