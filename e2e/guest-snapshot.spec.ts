@@ -1,4 +1,5 @@
-import { expect, test } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+import { expect, type Page, test } from '@playwright/test';
 import { bootGuest, runInGuest, vsndResult } from './guest-util.ts';
 
 /**
@@ -13,6 +14,56 @@ import { bootGuest, runInGuest, vsndResult } from './guest-util.ts';
  */
 
 const KERNEL = '6.12';
+
+/**
+ * Bad files, given to page B before the good one: each is named on the page
+ * and changes nothing (our device's state is the same bytes; the guest still
+ * answers at its prompt).
+ */
+async function refusesBadFiles(b: Page, good: Buffer): Promise<void> {
+  // The file: header 16, META, V86S, VATT (each: u32 tag, u32 length, payload).
+  let at = 16;
+  const sections: Record<string, number> = {};
+  for (let i = 0; i < 3; i++) {
+    sections[good.toString('latin1', at, at + 4)] = at + 8;
+    at += 8 + good.readUInt32LE(at + 4);
+  }
+  const oursVersion = Buffer.from(good);
+  oursVersion[sections.VATT + 4] = 9; // our part's format version
+  const v86Magic = Buffer.from(good);
+  v86Magic[sections.V86S] ^= 0xff;
+  const bad: [string, Buffer, RegExp][] = [
+    ['notes.txt', Buffer.from('not a machine state\n'), /bad-magic/],
+    ['half.vgst', good.subarray(0, good.length >> 1), /truncated/],
+    ['v86.vgst', v86Magic, /not a v86 state/],
+    ['ours.vgst', oursVersion, /unsupported-version/],
+  ];
+  // What a restore would change and an idle guest does not (the device's frame counter
+  // runs with the AudioContext): the guest's transport (registers, rings, indices), the
+  // streams' states and positions, the relay's counters.
+  const state = () =>
+    b.evaluate(() => {
+      const s = window.guest!.sound!;
+      return {
+        transport: Array.from(s.transport.saveState()).join(','),
+        streams: s.device.inner.stats().streams.map((x) => [x.state, x.frames, x.completed]),
+        relayed: s.device.stats().messagesRelayed,
+      };
+    });
+  const before = await state();
+  for (const [name, buffer, why] of bad) {
+    await b.setInputFiles('#snap-file', { name, mimeType: 'application/octet-stream', buffer });
+    const status = b.locator('#snap-status');
+    await expect(status).toHaveClass(/bad/);
+    await expect(status).toHaveAttribute('role', 'alert');
+    await expect(status).toContainText('Not restored, nothing changed');
+    await expect(status).toContainText(why);
+    expect(await b.evaluate(() => window.guest!.snapshots!.restores)).toBe(0);
+    await expect(b.locator('#snap-restore')).toBeEnabled();
+  }
+  expect(await state()).toEqual(before);
+  expect(await runInGuest(b, 'echo still-here')).toContain('still-here');
+}
 const QUERY = 'rate=48000&tap=1048576';
 
 test(`Linux ${KERNEL} in v86: save mid-aplay, restore in a fresh page, the rest plays bit-exact`, async ({
@@ -61,6 +112,7 @@ test(`Linux ${KERNEL} in v86: save mid-aplay, restore in a fresh page, the rest 
   b.on('pageerror', (e) => errors.push(`B: ${e.message}`));
   await bootGuest(b, KERNEL, QUERY);
   await expect(b.locator('#snap-restore')).toBeEnabled();
+  await refusesBadFiles(b, readFileSync(file));
   await b.evaluate(() => {
     const g = window.guest as unknown as {
       chunks: unknown[];
