@@ -203,6 +203,15 @@ test(`Linux ${KERNEL} in v86: save mid-aplay, restore in a fresh page, the rest 
     };
     let start = from - 512;
     while (start <= from && !matchAt(start)) start++;
+    // For the log when it is not there: where in the file the first sound is, if anywhere.
+    let foundAt = -1;
+    if (start > from)
+      for (let f = 0; f + 256 <= frames && foundAt < 0; f++) if (matchAt(f)) foundAt = f;
+    const first = g.chunks.slice(0, 3).map((c) => ({
+      firstFrame: (c as unknown as { firstFrame: number }).firstFrame,
+      n: c.left.length,
+      l0: c.left[0],
+    }));
     let mismatches = 0;
     for (let f = start; f < frames; f++) {
       if (L[at + f - start] !== wl(f)) mismatches++;
@@ -214,6 +223,8 @@ test(`Linux ${KERNEL} in v86: save mid-aplay, restore in a fresh page, the rest 
       rendered: n,
       silenceBefore: at,
       start,
+      foundAt,
+      first,
       xrunsAt: g.xrunsAt,
       mismatches,
       lost: g.chunks.reduce((k, c) => k + c.lost, 0),
