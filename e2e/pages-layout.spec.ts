@@ -159,6 +159,9 @@ test('the guest page shows its boot progress and fits a phone', async ({ page })
   // The progress card is up from the start; the images arrive, then the BIOS runs.
   const boot = page.locator('#boot');
   await expect(boot).toBeVisible();
+  // Saving and restoring the machine wait for the guest to boot.
+  await expect(page.locator('#snap-save')).toBeDisabled();
+  await expect(page.locator('#snap-restore')).toBeDisabled();
   await expect(boot.locator('li[data-step="images"]')).toHaveClass(/done/);
   await expect(boot.locator('.boot-bytes')).toHaveText(/MB/);
   await expect(boot.locator('li[data-step="kernel"]')).toHaveClass(/active|done/, {
@@ -169,6 +172,12 @@ test('the guest page shows its boot progress and fits a phone', async ({ page })
 
   await page.waitForFunction(() => (window.guest?.bootMs ?? 0) > 0, null, { timeout: 120_000 });
   await expect(boot).toBeHidden();
+  await expect(page.locator('#snap-save')).toBeEnabled();
+  await expect(page.locator('#snap-restore')).toBeEnabled();
+  for (const id of ['#snap-save', '#snap-restore', '#snap-status']) {
+    const box = (await page.locator(id).boundingBox())!;
+    expect(box.x + box.width, id).toBeLessThanOrEqual(PHONE.width);
+  }
   const reached = await page.evaluate(() => window.guest!.boot!.reached);
   const order = ['images', 'bios', 'kernel', 'driver', 'ready'] as const;
   for (let i = 1; i < order.length; i++) {

@@ -5,7 +5,7 @@
  *                   [--engine fc|jazzer|all] [--all-invariants] [--corpus-out DIR]
  *
  * fast-check properties (test/fuzz/NAME.fuzz.test.ts: device, driver, relay,
- * control, io, relay-shapes, driver-controls): N cases per property, split
+ * control, io, relay-shapes, driver-controls, snapshot, relay-snapshot): N cases per property, split
  * into J chunks run at once with seeds S, S+1, ... (random seeds, printed,
  * without --seed). Jazzer targets (fuzz/NAME.fuzz.ts: virtqueue,
  * control-queue, io-intake, relay): N runs per target split the same way

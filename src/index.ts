@@ -11,8 +11,14 @@
 export * from './device/index.ts';
 export {
   type PreparedRestore,
+  readSnapshot,
+  SnapshotBuilder,
   SnapshotError,
   type SnapshotErrorReason,
+  type SnapshotReader,
+  type SnapshotSections,
+  SnapshotWriter,
+  snapshotChunks,
 } from './snapshot/snapshot-format.ts';
 export * from './snd/protocol.ts';
 export { ChainError, VirtqueueError } from './virtio/chain.ts';

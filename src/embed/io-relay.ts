@@ -69,6 +69,14 @@ export class IoRelay {
   /** Messages (by queue index) that found the inner queue full, oldest first. */
   private readonly backlog: Relayed[][] = [[], [], [], []];
   private readonly header = new Uint8Array(PCM_XFER.size);
+  /**
+   * The guest's TX and RX heads the relay holds (taken, not yet on its used
+   * ring), by queue index. A guest that makes one available again breaks
+   * its queue (NEEDS_RESET), as the device does (io-queue.ts): taken twice,
+   * it would be completed twice, and the relay's state could not be saved.
+   */
+  private readonly owned: Set<number>[] = [new Set(), new Set(), new Set(), new Set()];
+  private readonly isOwned = this.owned.map((o) => (head: number) => o.has(head));
   /** Our TX and RX queues to the inner device (by queue index), from activate(). */
   private readonly inner: (DriverQueue<Relayed> | null)[] = [null, null, null, null];
 
@@ -148,6 +156,7 @@ export class IoRelay {
     let tx = false;
     let rx = false;
     for (const it of items) {
+      this.owned[it.q].delete(it.head);
       this.guest.queue(it.q).pushUsed(it.head, it.len);
       if (it.q === TXQ) tx = true;
       else rx = true;
@@ -204,6 +213,7 @@ export class IoRelay {
     this.statusView.setUint32(PCM_STATUS.status, status, true);
     this.statusView.setUint32(PCM_STATUS.latencyBytes, 0, true);
     c.copyToWritable(this.guest.mem(), c.writeBytes - STATUS_BYTES, this.status, 0, STATUS_BYTES);
+    this.owned[rel.q].delete(c.head);
     this.guest.queue(rel.q).pushUsed(c.head, STATUS_BYTES);
   }
 
@@ -249,6 +259,7 @@ export class IoRelay {
       const played = len >= STATUS_BYTES && inner.readU32(status) === VIRTIO_SND_S_OK;
       this.heap.release(rel.inner);
       if (!played || this.gate.offer(rel.stream, { q: qi, head: c.head, len })) {
+        this.owned[qi].delete(c.head);
         q.pushUsed(c.head, len);
       }
     }
@@ -263,6 +274,7 @@ export class IoRelay {
     if (this.gateTimer !== null) clearTimeout(this.gateTimer);
     this.gateTimer = null;
     for (const b of this.backlog) b.length = 0;
+    for (const o of this.owned) o.clear();
     this.inner[TXQ] = null;
     this.inner[RXQ] = null;
   }
@@ -311,6 +323,13 @@ export class IoRelay {
     }
     this.holdback.applyState(s.holdback, inFlight);
     this.gate.applyState(s.gate);
+    const own = (rel: Relayed | null) => {
+      if (rel) this.owned[rel.q].add(rel.chain.head);
+    };
+    for (const b of s.backlog) b.forEach(own);
+    for (const iq of s.inner) iq?.tokens.forEach(own);
+    for (const h of s.holdback) h.held.forEach(own);
+    for (const g of s.gate) for (const w of g.waiting) this.owned[w.q].add(w.head);
     this.armGateTimer();
   }
 
@@ -319,12 +338,13 @@ export class IoRelay {
     const mem = this.guest.mem();
     const q = this.guest.queue(qi);
     const c = this.guest.chain(qi);
-    while (q.popValid(c)) {
+    while (q.popValid(c, this.isOwned[qi])) {
       // No room for a status: handed back unused, as the inner device would.
       if (c.readBytes === 0 || c.writeBytes < STATUS_BYTES) {
         q.pushUsed(c.head, 0);
         continue;
       }
+      this.owned[qi].add(c.head);
       const rel: Relayed = {
         q: qi,
         chain: c.snapshot(),

@@ -59,6 +59,7 @@ import { MmioDriver } from '../virtio/mmio-driver.ts';
 import { CompletionGate } from './completion-gate.ts';
 import { CtlRelay, ctlAreaBytes } from './ctl-relay.ts';
 import { GuestRings } from './guest-rings.ts';
+import { innerEventProblem } from './inner-event.ts';
 import { IoRelay, type IoRelayStats } from './io-relay.ts';
 import {
   type PreparedRelayRestore,
@@ -473,11 +474,12 @@ export class RelayDevice implements VirtioDevice {
     let reposted = false;
     for (let t = eq?.getBuf(); eq && t !== undefined; t = eq.getBuf()) {
       const addr = this.innerEventBufs[t];
-      if (eq.lastLen >= EVENT.size) {
-        this.pendingEvents.push(
-          this.innerMem.readU32(addr + EVENT.code),
-          this.innerMem.readU32(addr + EVENT.data),
-        );
+      const code = this.innerMem.readU32(addr + EVENT.code);
+      const data = this.innerMem.readU32(addr + EVENT.data);
+      // Relay memory may hold anything a restored snapshot put there: only
+      // events the inner device can raise go on (and into our own snapshots).
+      if (eq.lastLen >= EVENT.size && innerEventProblem(this.inner, code, data) === null) {
+        this.pendingEvents.push(code, data);
       }
       eq.add([{ addr, len: EVENT.size }], 0, t);
       reposted = true;

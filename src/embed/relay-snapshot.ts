@@ -42,9 +42,6 @@ import {
 } from '../snapshot/snapshot-format.ts';
 import {
   EVENT,
-  VIRTIO_SND_EVT_CTL_NOTIFY,
-  VIRTIO_SND_EVT_JACK_CONNECTED,
-  VIRTIO_SND_EVT_JACK_DISCONNECTED,
   VIRTIO_SND_EVT_PCM_PERIOD_ELAPSED,
   VIRTIO_SND_EVT_PCM_XRUN,
   VIRTIO_SND_VQ_CONTROL,
@@ -69,6 +66,7 @@ import { type MmioState, readMmioState, TRANSPORT_KIND } from '../virtio/mmio-sn
 import { availRingBytes, descTableBytes, usedRingBytes } from '../virtio/ring.ts';
 import type { CtlRelay } from './ctl-relay.ts';
 import type { GuestRings } from './guest-rings.ts';
+import { innerEventProblem } from './inner-event.ts';
 import type { IoRelay } from './io-relay.ts';
 import {
   type Placement,
@@ -86,13 +84,6 @@ export const RELAY_KIND = 'RLAY';
 
 /** Most heap blocks: four queues' rings, the event buffers and two queues of messages. */
 const MAX_HEAP_BLOCKS = 4096;
-const EVENT_KINDS = [
-  VIRTIO_SND_EVT_PCM_PERIOD_ELAPSED,
-  VIRTIO_SND_EVT_PCM_XRUN,
-  VIRTIO_SND_EVT_JACK_CONNECTED,
-  VIRTIO_SND_EVT_JACK_DISCONNECTED,
-  VIRTIO_SND_EVT_CTL_NOTIFY,
-];
 
 /** What the relay keeps outside its parts (RelayDevice hands it over). */
 export interface RelayCore {
@@ -494,18 +485,11 @@ function readEvents(
 ): { pending: [number, number][]; counted: [number, number, number][] } {
   const inner = p.inner;
   const check = (code: number, data: number): [number, number] => {
-    if (!EVENT_KINDS.includes(code)) throw r.invalid(`event code 0x${code.toString(16)}`);
-    let limit = inner.streamViews.length;
-    let index = data;
-    if (code === VIRTIO_SND_EVT_JACK_CONNECTED || code === VIRTIO_SND_EVT_JACK_DISCONNECTED) {
-      limit = inner.jacks.count;
-    } else if (code === VIRTIO_SND_EVT_CTL_NOTIFY) {
-      limit = inner.controls?.count ?? 0;
-      index = data & 0xffff;
-      if (data >>> 16 > 7) throw r.invalid(`CTL_NOTIFY mask ${data >>> 16}`);
-    }
-    if (index >= limit) {
-      throw new SnapshotError('index-out-of-range', `event 0x${code.toString(16)} for ${index}`);
+    const problem = innerEventProblem(inner, code, data);
+    if (problem === 'code') throw r.invalid(`event code 0x${code.toString(16)}`);
+    if (problem === 'mask') throw r.invalid(`CTL_NOTIFY mask ${data >>> 16}`);
+    if (problem === 'index') {
+      throw new SnapshotError('index-out-of-range', `event 0x${code.toString(16)} for ${data}`);
     }
     return [code, data];
   };

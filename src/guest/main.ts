@@ -24,11 +24,13 @@ import { showStartupProblem } from '../pages/startup-problem.ts';
 import { BootProgress, showBootFailure } from './boot-progress.ts';
 import { attachCommandLine } from './command-line.ts';
 import { SerialConsole } from './serial-console.ts';
+import { SnapshotUi } from './snapshot-ui.ts';
 
 const BASE = 0xfe000000;
 /** The guest kernels in public/guest (guest/build.sh), newest first. */
 const KERNELS = ['6.12', '6.1'] as const;
 const IRQ = 5;
+const MEMORY_BYTES = 128 << 20;
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 interface GuestHandle {
@@ -46,6 +48,8 @@ interface GuestHandle {
   /** The boot progress card (stages reached, elapsed time). */
   boot?: BootProgress;
   audioState?: AudioStateIndicator;
+  /** "Save state" / "Restore state" (snapshot-ui.ts). */
+  snapshots?: SnapshotUi;
 }
 
 declare global {
@@ -81,7 +85,7 @@ async function main(): Promise<void> {
     bzimage: { url: `/guest/bzImage-${kernel}` },
     initrd: { url: '/guest/initrd.img' },
     cmdline: `console=ttyS0 loglevel=4 virtio_mmio.device=4K@0x${BASE.toString(16)}:${IRQ}`,
-    memory_size: 128 << 20,
+    memory_size: MEMORY_BYTES,
     vga_memory_size: 2 << 20,
     autostart: true,
     disable_speaker: true,
@@ -108,6 +112,15 @@ async function main(): Promise<void> {
   handle.boot = new BootProgress($('boot'), emulator, {
     controlRequests: () => handle.sound?.device.inner.stats().controlRequests ?? 0,
   });
+  handle.snapshots = new SnapshotUi({
+    emulator,
+    sound: () => handle.sound,
+    meta: { memoryBytes: MEMORY_BYTES, sampleRate: context.sampleRate, kernel },
+    save: $('snap-save'),
+    restore: $('snap-restore'),
+    file: $('snap-file'),
+    status: $('snap-status'),
+  });
   term.onInput = (s) => emulator.serial0_send(s);
   emulator.add_listener('serial0-output-byte', (byte: number) => {
     term.write(byte);
@@ -117,6 +130,7 @@ async function main(): Promise<void> {
       if (term.text.includes('VirtIO SoundCard')) {
         pill('pill-card', `Linux ${kernel} found the card`, 'ok');
       }
+      handle.snapshots?.enable();
     }
   });
   const tapFrames = Number(params.get('tap') ?? 1 << 16);

@@ -270,13 +270,19 @@ export class DeviceQueue {
    * Pops the next usable chain into `chain`, handing back unused (length 0)
    * any chain whose buffers cannot be used. Returns false when nothing is
    * left or the ring broke (then `error` says why and the device must ask
-   * for a reset).
+   * for a reset). `held` says which heads the caller still holds: a chain
+   * made available again while held breaks the queue (UsedIdInvalid) before
+   * anything is handed back, or the guest would see that head used twice.
    */
-  popValid(chain: DescriptorChain): boolean {
+  popValid(chain: DescriptorChain, held?: (head: number) => boolean): boolean {
     for (;;) {
       const r = this.pop(chain);
-      if (r === ChainError.None) return true;
       if (r === POP_EMPTY || !this.ready) return false;
+      if (held?.(chain.head)) {
+        this.fail(ChainError.UsedIdInvalid);
+        return false;
+      }
+      if (r === ChainError.None) return true;
       this.state[QS_REJECTED]++;
       this.pushUsed(chain.head, 0);
     }

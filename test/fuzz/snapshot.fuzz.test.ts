@@ -18,6 +18,7 @@ import { SnapshotError } from '../../src/snapshot/snapshot-format.ts';
 import * as P from '../../src/snd/protocol.ts';
 import { InProcess } from '../helpers/in-process.ts';
 import { SndGuest } from '../helpers/snd-guest.ts';
+import { mutate, mutationArb, same } from './snapshot-mutations.ts';
 
 const SCALE = Number(process.env.FUZZ_RUNS ?? 0);
 const runs = (ci: number) => (SCALE > 0 ? SCALE : ci);
@@ -78,68 +79,6 @@ function corpus(): Uint8Array[] {
   }
   return out;
 }
-
-type Mutation =
-  | { k: 'byte'; at: number; v: number }
-  | { k: 'word'; at: number; v: number }
-  | { k: 'cut'; at: number }
-  | { k: 'grow'; at: number; n: number };
-
-const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ k: fc.constant('byte' as const), at: fc.nat(), v: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({
-    k: fc.constant('word' as const),
-    at: fc.nat(),
-    v: fc.oneof(
-      fc.constantFrom(
-        0,
-        1,
-        2,
-        3,
-        4,
-        7,
-        8,
-        255,
-        256,
-        0xffff,
-        0x10000,
-        0x7fffffff,
-        0x80000000,
-        0xffffffff,
-      ),
-      fc.integer({ min: 0, max: 0xffffffff }),
-      fc.integer({ min: 0, max: MEM + 16 }),
-    ),
-  }),
-  fc.record({ k: fc.constant('cut' as const), at: fc.nat() }),
-  fc.record({ k: fc.constant('grow' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 16 }) }),
-);
-
-function mutate(src: Uint8Array, ms: readonly Mutation[]): Uint8Array {
-  let b = src.slice();
-  for (const m of ms) {
-    if (b.length === 0) break;
-    const at = m.at % b.length;
-    if (m.k === 'byte') b[at] = m.v;
-    else if (m.k === 'word') {
-      // Aligned words mostly (fields are), unaligned sometimes.
-      const a = at % 5 === 0 ? at : at & ~3;
-      if (a + 4 <= b.length) new DataView(b.buffer).setUint32(a, m.v >>> 0, true);
-    } else if (m.k === 'cut') b = b.slice(0, at);
-    else {
-      const grown = new Uint8Array(b.length + m.n);
-      grown.set(b.subarray(0, at));
-      grown.set(b.subarray(at), at + m.n);
-      b = grown;
-    }
-  }
-  return b;
-}
-
-const same = (a: Uint8Array, b: Uint8Array) =>
-  Buffer.from(a.buffer, a.byteOffset, a.length).equals(
-    Buffer.from(b.buffer, b.byteOffset, b.length),
-  );
 
 /** Restores `bytes` into `g` and checks the invariants whatever happens. */
 function attempt(g: SndGuest, bytes: Uint8Array): boolean {
@@ -203,7 +142,7 @@ describe('restore with hostile snapshots', () => {
       fc.assert(
         fc.property(
           fc.nat({ max: snapshots.length - 1 }),
-          fc.array(mutationArb, { minLength: 1, maxLength: 4 }),
+          fc.array(mutationArb(MEM), { minLength: 1, maxLength: 4 }),
           (k, ms) => {
             if (attempt(target, mutate(snapshots[k], ms))) accepted++;
           },
@@ -245,7 +184,7 @@ describe('driver restore with hostile snapshots', () => {
       fc.assert(
         fc.property(
           fc.nat({ max: snapshots.length - 1 }),
-          fc.array(mutationArb, { minLength: 1, maxLength: 3 }),
+          fc.array(mutationArb(MEM), { minLength: 1, maxLength: 3 }),
           (k, ms) => {
             const before = target.driver.saveState();
             try {

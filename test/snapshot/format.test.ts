@@ -11,6 +11,7 @@ import {
   type SnapshotErrorReason,
   SnapshotReader,
   SnapshotWriter,
+  snapshotChunks,
   tag,
   tagName,
 } from '../../src/snapshot/snapshot-format.ts';
@@ -76,6 +77,27 @@ describe('snapshot format', () => {
     expect(nested.one('STRM').u32()).toBe(7);
     nested.end();
     s.end();
+  });
+
+  it('snapshotChunks makes the bytes SnapshotBuilder makes, sharing the payloads', () => {
+    const big = new Uint8Array(1000).map((_, i) => i * 7);
+    const small = new Uint8Array([1, 2, 3]);
+    const chunks = snapshotChunks('VGST', [
+      ['META', small],
+      ['V86S', big],
+    ]);
+    expect(chunks).toContain(big); // not copied
+    const joined = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) {
+      joined.set(c, at);
+      at += c.length;
+    }
+    expect(joined).toEqual(
+      new SnapshotBuilder('VGST').raw('META', small).raw('V86S', big).finish(),
+    );
+    const sec = readSnapshot(joined, 'VGST');
+    expect(sec.payload('V86S')).toEqual(big);
   });
 
   it('names every malformation', () => {

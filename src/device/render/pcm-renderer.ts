@@ -120,8 +120,8 @@ export class PcmRenderer {
     frames: number,
   ): number {
     const s = this.s;
-    const blockStart = s.framesLo.value;
-    s.advanceFrames(n);
+    const blockStart = s.framesLo.load();
+    s.advanceFrames(blockStart, n);
     const direct = out !== undefined && out.length > 1 && frames <= BLOCK_FRAMES;
     const mixL = direct ? out[0] : this.mixL;
     const mixR = direct ? out[1] : this.mixR;

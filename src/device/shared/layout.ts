@@ -980,11 +980,13 @@ export class SharedState {
     return (this.framesHi.load() >>> 0) * 2 ** 32 + (this.framesLo.load() >>> 0);
   }
 
-  /** The renderer starts a pass of `frames` context frames. */
-  advanceFrames(frames: number): void {
-    const lo = (this.framesLo.value >>> 0) + frames;
+  /** The renderer has rendered `frames` context frames from `from` (framesLo as it read it). */
+  advanceFrames(from: number, frames: number): void {
+    const lo = (from >>> 0) + frames;
+    // A snapshot restored since `from` was read (applyHeader, from another
+    // thread) set the counter: its value stands, this block is not counted.
+    if (this.framesLo.compareExchange(from | 0, lo | 0) !== (from | 0)) return;
     if (lo > 0xffffffff) this.framesHi.add(1);
-    this.framesLo.store(lo >>> 0);
   }
 
   /** The header words a snapshot keeps (locks, doorbell and the event ring are not among them). */

@@ -13,14 +13,16 @@ export function writeTap(s: SharedState, l: Float32Array, r: Float32Array, n: nu
   const frames = s.params.tapFrames;
   if (frames === 0) return;
   const t = s.tapSamples;
-  const w = s.tapWrite.value;
+  const w = s.tapWrite.load();
   const mask = frames - 1;
   for (let f = 0; f < n; f++) {
     const at = 2 * ((w + f) & mask);
     t[at] = l[f];
     t[at + 1] = r[f];
   }
-  s.tapWrite.store((w + n) | 0);
+  // A snapshot restored meanwhile (applyHeader, from another thread) moved
+  // the write position and cleared the ring: its position stands.
+  s.tapWrite.compareExchange(w, (w + n) | 0);
 }
 
 export interface TapChunk {
