@@ -127,19 +127,30 @@ test("the output latency is in the guest's delay()", async ({ page }) => {
     });
     while ((await sound.driver.status(0)).periods < 10)
       await new Promise((res) => setTimeout(res, 20));
+    // The latency the device has may move between two reads (playbackStats is a running
+    // average, updated every second): the delay matches the one before or the one after.
+    const before = sound.outputLatency;
     const st = await sound.driver.status(0);
+    const after = sound.outputLatency;
     await sound.stop();
+    const stats = (ctx as AudioContext & { playbackStats?: { averageLatency: number } })
+      .playbackStats;
     return {
       baseLatency: ctx.baseLatency,
       outputLatency: ctx.outputLatency,
-      reported: sound.outputLatency,
+      measured: stats?.averageLatency ?? null,
+      before,
+      after,
       extra: st.delay - (st.applPtr - st.hwPtr),
     };
   }, rate);
   console.log(`output latency in headless Chromium: ${JSON.stringify(r)}`);
-  expect(r.reported).toBeCloseTo(r.baseLatency + r.outputLatency, 6);
+  // Until heard: baseLatency + the output's latency, measured where Chromium measures it.
+  const output = r.measured && r.measured > 0 ? r.measured : r.outputLatency;
+  expect(r.after).toBeCloseTo(r.baseLatency + output, 3);
   // delay() = frames the driver has written and not yet seen played + the frames until heard.
-  expect(r.extra).toBe(Math.floor((Math.round(r.reported * 1e6) * rate) / 1e6));
+  const frames = (s: number) => Math.floor((Math.round(s * 1e6) * rate) / 1e6);
+  expect([frames(r.before), frames(r.after)]).toContain(r.extra);
   expect(pageErrors(page)).toEqual([]);
 });
 

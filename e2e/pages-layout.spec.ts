@@ -135,7 +135,7 @@ test('the audio state shows suspended and interrupted, with a resume button', as
   await expect(button).toHaveText('▶ Resume audio');
   await button.click();
   await expect(page.locator('#audio-note')).toHaveText(
-    'Could not resume audio (InvalidStateError: the device is busy)',
+    'Could not resume audio (InvalidStateError: the device is busy; audio stays interrupted)',
   );
   await page.evaluate(() => {
     const ctx = window.virtioSound!.context;

@@ -11,6 +11,7 @@ import {
   createVirtioSound,
   type PlayOptions,
   parseWav,
+  playbackStatsOf,
   type VirtioSound,
   VirtioSoundError,
 } from 'virtio-snd-web/host';
@@ -355,9 +356,15 @@ function setupOutput(sound: VirtioSound): void {
   const ctx = sound.context;
   const show = () => {
     const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
+    const stats = playbackStatsOf(ctx);
+    const measured =
+      stats && stats.averageLatency > 0
+        ? `, measured ${ms(stats.averageLatency)} (${ms(stats.minimumLatency)}–${ms(stats.maximumLatency)}), ` +
+          `${stats.underrunEvents} output underruns`
+        : '';
     $('latency-info').textContent =
       `Output latency (until heard): ${ms(sound.outputLatency)} = base ${ms(ctx.baseLatency)} + ` +
-      `output ${ms(ctx.outputLatency)}; the guest's delay includes it. ` +
+      `output (estimated ${ms(ctx.outputLatency)}${measured}); the guest's delay includes it. ` +
       `Render block: ${(ctx as AudioContext & { renderQuantumSize?: number }).renderQuantumSize ?? 128} frames.`;
   };
   show();

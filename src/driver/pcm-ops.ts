@@ -12,7 +12,6 @@ import {
   PCM_FORMAT_INFO,
   PCM_HDR,
   PCM_SET_PARAMS,
-  pcmFrameBytes,
   pcmRateIndex,
   VIRTIO_SND_PCM_F_EVT_XRUNS,
   VIRTIO_SND_PCM_F_MSG_POLLING,
@@ -33,7 +32,7 @@ import {
   VirtioSndError,
   XrunError,
 } from './errors.ts';
-import type { PcmParams, PcmState, VirtioPcmSubstream } from './pcm.ts';
+import { type PcmParams, type PcmState, pcmParams, type VirtioPcmSubstream } from './pcm.ts';
 import {
   type MsgCompletion,
   type PcmMsg,
@@ -136,15 +135,14 @@ export class PcmStream {
     if (!Number.isInteger(periods) || periods < PERIODS_MIN || periods > PERIODS_MAX) {
       throw new PcmParamError('periods', `must be ${PERIODS_MIN}..${PERIODS_MAX}`);
     }
-    const frameBytes = pcmFrameBytes(format, channels);
-    const periodBytes = periodFrames * frameBytes;
-    const bufferBytes = periodBytes * periods;
-    if (bufferBytes > this.card.maxBufferBytes) {
-      throw new PcmParamError('buffer', `${bufferBytes} bytes exceeds ${this.card.maxBufferBytes}`);
-    }
     // Ask for what the device offers among what this driver uses (Linux: MSG_POLLING, EVT_XRUNS).
     const features =
       hw.features & ((1 << VIRTIO_SND_PCM_F_MSG_POLLING) | (1 << VIRTIO_SND_PCM_F_EVT_XRUNS));
+    const params = pcmParams(format, rate, channels, periodFrames, periods, features);
+    const { periodBytes, bufferBytes } = params;
+    if (bufferBytes > this.card.maxBufferBytes) {
+      throw new PcmParamError('buffer', `${bufferBytes} bytes exceeds ${this.card.maxBufferBytes}`);
+    }
     const { bytes, view } = ctlRequest(VIRTIO_SND_R_PCM_SET_PARAMS, PCM_SET_PARAMS.size);
     view.setUint32(PCM_SET_PARAMS.streamId, v.sid, true);
     view.setUint32(PCM_SET_PARAMS.bufferBytes, bufferBytes, true);
@@ -157,18 +155,7 @@ export class PcmStream {
     await this.card.ctl.send(bytes, 4);
     v.deviceState = 'params-set';
     this.freeBuffer();
-    v.params = {
-      format,
-      rate,
-      channels,
-      periodFrames,
-      periods,
-      frameBytes,
-      periodBytes,
-      bufferBytes,
-      bufferFrames: periodFrames * periods,
-      features,
-    };
+    v.params = params;
     v.bufferAddr = this.card.heap.alloc(bufferBytes, 64);
     this.card.mem.fill(v.bufferAddr, bufferBytes);
     pcmMsgAlloc(v, this.card.heap);

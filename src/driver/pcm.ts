@@ -9,6 +9,8 @@ import {
   PCM_INFO,
   PCM_RATE_HZ,
   type PcmInfo,
+  type PcmStateName,
+  pcmFrameBytes,
   VIRTIO_SND_D_INPUT,
   VIRTIO_SND_D_OUTPUT,
 } from '../snd/protocol.ts';
@@ -31,13 +33,7 @@ export type PcmState =
   | 'disconnected';
 
 /** What the device's stream state machine was last told (mirrors the device). */
-export type DeviceStreamState =
-  | 'initial'
-  | 'params-set'
-  | 'prepared'
-  | 'running'
-  | 'stopped'
-  | 'released';
+export type DeviceStreamState = PcmStateName;
 
 export interface PcmHwInfo {
   hdaFnNid: number;
@@ -63,6 +59,31 @@ export interface PcmParams {
   bufferFrames: number;
   /** VIRTIO_SND_PCM_F_* bits sent with SET_PARAMS. */
   features: number;
+}
+
+/** A stream's parameters from the choices SET_PARAMS sends, with what follows from them. */
+export function pcmParams(
+  format: number,
+  rate: number,
+  channels: number,
+  periodFrames: number,
+  periods: number,
+  features: number,
+): PcmParams {
+  const frameBytes = pcmFrameBytes(format, channels);
+  const periodBytes = periodFrames * frameBytes;
+  return {
+    format,
+    rate,
+    channels,
+    periodFrames,
+    periods,
+    frameBytes,
+    periodBytes,
+    bufferBytes: periodBytes * periods,
+    bufferFrames: periodFrames * periods,
+    features,
+  };
 }
 
 /** Known format indices: those with a defined sample size (0..24). */

@@ -10,16 +10,17 @@ import type { SnapshotReader, SnapshotWriter } from '../snapshot/snapshot-format
 import {
   PCM_FORMAT_INFO,
   PCM_RATE_HZ,
+  PCM_STATE_NAMES,
   PCM_STATUS,
   PCM_XFER,
-  pcmFrameBytes,
 } from '../snd/protocol.ts';
-import type {
-  DeviceStreamState,
-  PcmHwInfo,
-  PcmParams,
-  PcmState,
-  VirtioPcmSubstream,
+import {
+  type DeviceStreamState,
+  type PcmHwInfo,
+  type PcmParams,
+  type PcmState,
+  pcmParams,
+  type VirtioPcmSubstream,
 } from './pcm.ts';
 import type { PcmMsg } from './pcm-msg.ts';
 import { type PcmStream, PERIODS_MAX, PERIODS_MIN } from './pcm-ops.ts';
@@ -33,14 +34,7 @@ const PCM_STATES: readonly PcmState[] = [
   'draining',
   'paused',
 ];
-const DEVICE_STATES: readonly DeviceStreamState[] = [
-  'initial',
-  'params-set',
-  'prepared',
-  'running',
-  'stopped',
-  'released',
-];
+const DEVICE_STATES: readonly DeviceStreamState[] = PCM_STATE_NAMES;
 export interface MsgState {
   filled: number;
   length: number;
@@ -155,22 +149,10 @@ export function readSubstream(
     ) {
       throw r.invalid(`${where}: parameters the stream does not take`);
     }
-    const frameBytes = pcmFrameBytes(format, channels);
-    const periodBytes = periodFrames * frameBytes;
-    const bufferBytes = periodBytes * periods;
-    if (bufferBytes > maxBufferBytes) throw r.invalid(`${where}: a buffer of ${bufferBytes} bytes`);
-    params = {
-      format,
-      rate,
-      channels,
-      periodFrames,
-      periods,
-      frameBytes,
-      periodBytes,
-      bufferBytes,
-      bufferFrames: periodFrames * periods,
-      features,
-    };
+    const p = pcmParams(format, rate, channels, periodFrames, periods, features);
+    if (p.bufferBytes > maxBufferBytes)
+      throw r.invalid(`${where}: a buffer of ${p.bufferBytes} bytes`);
+    params = p;
   }
   const bufferAddr = r.u32();
   const msgHdrAddr = r.u32();

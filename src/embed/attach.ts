@@ -6,7 +6,9 @@
  * (EmulatorBus.onTick) when it has one, and on poll() / start(ms) otherwise.
  */
 
+import type { PreparedRestore } from '../snapshot/snapshot-format.ts';
 import { VIRTIO_MMIO_WINDOW, VirtioMmioTransport } from '../virtio/mmio.ts';
+import { prepareAttachedRestore, saveAttached } from './attach-snapshot.ts';
 import type { EmulatorBus } from './emulator.ts';
 import { RelayDevice, type RelayOptions } from './relay-device.ts';
 
@@ -24,6 +26,22 @@ export interface AttachedSound {
   stop(): void;
   /** Also polls every `ms` milliseconds until stop() (a safety net; not needed with onTick). */
   start(ms?: number): void;
+  /**
+   * The device's state (the guest's transport and the relay: see
+   * attach-snapshot.ts) for the emulator's own snapshot. Take both in one
+   * turn of the emulator's thread, between guest instructions. Guest RAM is
+   * not in it: the emulator saves that.
+   */
+  saveState(): Uint8Array;
+  /**
+   * Reads and checks a saveState() snapshot from an attachment of the same
+   * configuration (a SnapshotError changes nothing); apply() restores it.
+   * Restore the emulator (its RAM and interrupt controller) first, then
+   * apply, in the same turn, before the guest runs again.
+   */
+  prepareRestore(bytes: Uint8Array): PreparedRestore;
+  /** prepareRestore(bytes).apply(). */
+  restoreState(bytes: Uint8Array): void;
 }
 
 export function attachVirtioSnd(bus: EmulatorBus, opts: AttachOptions): AttachedSound {
@@ -39,6 +57,11 @@ export function attachVirtioSnd(bus: EmulatorBus, opts: AttachOptions): Attached
     poll: () => device.poll(),
     start(ms = 2) {
       timer ??= setInterval(() => device.poll(), ms);
+    },
+    saveState: () => saveAttached(transport, device),
+    prepareRestore: (bytes) => prepareAttachedRestore(transport, device, bytes),
+    restoreState(bytes) {
+      prepareAttachedRestore(transport, device, bytes).apply();
     },
     stop() {
       untick?.();

@@ -26,6 +26,13 @@ import type { StreamView } from '../device/index.ts';
 /** Waits at least this long for the guest before giving it a withheld completion. */
 const MIN_RELEASE_MS = 10;
 
+/** One stream's gate as plain values (snapshots). */
+export interface GateState<T> {
+  since: number;
+  waiting: T[];
+  waitingFrom: number;
+}
+
 interface Gate<T> {
   /** Completions given since the guest last sent a message for the stream. */
   since: number;
@@ -126,6 +133,20 @@ export class CompletionGate<T> {
       if (g.waiting.length > 0) t = Math.min(t, g.waitingFrom + this.releaseMs(stream));
     });
     return t;
+  }
+
+  /** Every stream's gate. */
+  saveState(): GateState<T>[] {
+    return this.gates.map((g) => ({ ...g, waiting: [...g.waiting] }));
+  }
+
+  /** Takes every stream's gate (one per stream, checked by the caller). */
+  applyState(states: readonly GateState<T>[]): void {
+    this.gates.forEach((g, i) => {
+      g.since = states[i].since;
+      g.waiting = [...states[i].waiting];
+      g.waitingFrom = states[i].waitingFrom;
+    });
   }
 
   /** A stream restarts (PREPARE) or the device resets: nothing waits, nothing was given. */

@@ -67,6 +67,11 @@ export class CtlRelay {
     private readonly answered: () => void,
   ) {}
 
+  /** Our control queue to the inner device (null: stopped). */
+  get innerQueue(): DriverQueue<number> | null {
+    return this.queue;
+  }
+
   /** The inner device is (re)started with this control queue (null: stopped). */
   activate(queue: DriverQueue<number> | null): void {
     this.queue = queue;

@@ -9,7 +9,12 @@
 import { VIRTIO_SND_VQ_MAX } from '../snd/protocol.ts';
 import { ChainError, DescriptorChain } from '../virtio/chain.ts';
 import type { TransportLink } from '../virtio/device.ts';
-import { DeviceQueue, QUEUE_STATE_WORDS, type QueueSetup } from '../virtio/device-queue.ts';
+import {
+  DeviceQueue,
+  type DeviceQueueState,
+  QUEUE_STATE_WORDS,
+  type QueueSetup,
+} from '../virtio/device-queue.ts';
 import type { GuestMemory } from '../virtio/memory.ts';
 
 export class GuestRings {
@@ -62,6 +67,19 @@ export class GuestRings {
       if (setup && this.queues[i].configure(setup, opts) !== ChainError.None) return false;
     }
     return true;
+  }
+
+  /** Each queue's device-side state (last_avail / used indices, rings, flags), for snapshots. */
+  saveState(): DeviceQueueState[] {
+    return this.queues.map((q) => q.saveState());
+  }
+
+  /** Takes each queue's state (checked by the caller: see device-queue-snapshot.ts). */
+  applyState(states: readonly DeviceQueueState[]): void {
+    this.mem();
+    this.queues.forEach((q, i) => {
+      q.applyState(states[i]);
+    });
   }
 
   disable(): void {

@@ -5,8 +5,10 @@
  */
 
 export { type AttachedSound, type AttachOptions, attachVirtioSnd } from './attach.ts';
+export { prepareAttachedRestore, saveAttached } from './attach-snapshot.ts';
 export type { EmulatorBus, MmioHandlers } from './emulator.ts';
 export { RelayDevice, type RelayOptions, type RelayStats } from './relay-device.ts';
+export type { PreparedRelayRestore } from './relay-snapshot.ts';
 export {
   DEFAULT_TX_LEAD_MS,
   FRESH_TO_TRUST,

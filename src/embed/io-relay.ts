@@ -30,33 +30,12 @@ import type { GuestHeap } from '../virtio/heap.ts';
 import type { GuestMemory } from '../virtio/memory.ts';
 import type { CompletionGate } from './completion-gate.ts';
 import type { GuestRings } from './guest-rings.ts';
+import type { GuestCompletion, IoRelayState, Relayed } from './relayed.ts';
 import { payloadSignature, type TxHoldback, type TxMode } from './tx-holdback.ts';
 
 const TXQ = VIRTIO_SND_VQ_TX;
 const RXQ = VIRTIO_SND_VQ_RX;
 const STATUS_BYTES = PCM_STATUS.size;
-
-/** A completion the guest has not been given yet (completion-gate.ts). */
-export interface GuestCompletion {
-  q: number;
-  head: number;
-  len: number;
-}
-
-/** A guest TX/RX message and the inner message standing for it. */
-export interface Relayed {
-  q: number;
-  /** The guest chain's segments, kept from when it was taken. */
-  chain: DescriptorChain;
-  /** The stream its header names, if that is one of ours; otherwise -1. */
-  stream: number;
-  /** TX: PCM bytes after the xfer header. */
-  payload: number;
-  /** TX: guest address of the payload's first byte (which period buffer it carries). */
-  buffer: number;
-  /** Inner buffer (readable copy, then writable room); -1 until handed over. */
-  inner: number;
-}
 
 export interface IoRelayStats {
   /** Bytes copied guest -> inner and back, for the relay's cost. */
@@ -288,6 +267,53 @@ export class IoRelay {
     this.inner[RXQ] = null;
   }
 
+  /** The state, each Relayed mapped by `ref` (the gate's completions are plain values). */
+  saveState<R>(ref: (rel: Relayed) => R): IoRelayState<R> {
+    const inner = (qi: number) => this.inner[qi]?.saveState(ref) ?? null;
+    return {
+      bytesRelayed: this.bytesRelayed,
+      messagesRelayed: this.messagesRelayed,
+      heldMessagesPeak: this.heldMessagesPeak,
+      refused: this.refused,
+      messageRoom: this.messageRoom,
+      backlog: [this.backlog[TXQ].map(ref), this.backlog[RXQ].map(ref)],
+      inner: [inner(TXQ), inner(RXQ)],
+      holdback: this.holdback.saveState(ref),
+      gate: this.gate.saveState(),
+    };
+  }
+
+  /**
+   * Takes a checked state; `tx` and `rx` are the inner queues it describes,
+   * already restored over the relay's memory. The inner device must be
+   * restored first (the hold-back's low-water marks follow its streams).
+   * Withheld completions wait for their time again.
+   */
+  applyState(
+    s: IoRelayState<Relayed>,
+    tx: DriverQueue<Relayed> | null,
+    rx: DriverQueue<Relayed> | null,
+  ): void {
+    this.reset();
+    this.bytesRelayed = s.bytesRelayed;
+    this.messagesRelayed = s.messagesRelayed;
+    this.heldMessagesPeak = s.heldMessagesPeak;
+    this.refused = s.refused;
+    this.messageRoom = s.messageRoom;
+    this.backlog[TXQ].push(...s.backlog[0]);
+    this.backlog[RXQ].push(...s.backlog[1]);
+    this.inner[TXQ] = tx;
+    this.inner[RXQ] = rx;
+    // What the inner device has of each stream: its TX messages in flight.
+    const inFlight = s.holdback.map(() => 0);
+    for (const rel of s.inner[0]?.tokens ?? []) {
+      if (rel && rel.stream >= 0) inFlight[rel.stream] += rel.payload;
+    }
+    this.holdback.applyState(s.holdback, inFlight);
+    this.gate.applyState(s.gate);
+    this.armGateTimer();
+  }
+
   private pump(qi: number): void {
     if (!this.inner[qi]) return;
     const mem = this.guest.mem();
@@ -310,12 +336,8 @@ export class IoRelay {
       // A new message: the guest read the position, so it may hear of more completions.
       if (rel.stream >= 0) this.give(this.gate.arrived(rel.stream));
       if (qi === TXQ && rel.payload > 0 && this.holdback.watching(rel.stream)) {
-        rel.buffer = readableAddr(rel.chain, PCM_XFER.size);
-        const bytes = mem.u8;
-        const sig = payloadSignature(
-          rel.payload,
-          (off) => bytes[readableAddr(rel.chain, PCM_XFER.size + off)],
-        );
+        rel.buffer = rel.chain.readableAddr(PCM_XFER.size);
+        const sig = guestPayloadSignature(mem, rel);
         for (const m of this.holdback.arrived(rel.stream, rel.buffer, sig)) this.forward(m);
       }
       if (qi === TXQ && this.holdback.holds(rel.stream)) {
@@ -401,24 +423,8 @@ export class IoRelay {
   }
 }
 
-/**
- * The guest address of byte `offset` of `c`'s readable part, or -1 past its
- * end. Reads no guest memory: the chain's segments were checked when walked.
- */
-function readableAddr(c: DescriptorChain, offset: number): number {
-  let skip = offset;
-  for (let i = 0; i < c.readCount; i++) {
-    if (skip < c.readLen[i]) return c.readAddr[i] + skip;
-    skip -= c.readLen[i];
-  }
-  return -1;
-}
-
 /** The signature of what a TX message's payload holds in guest memory now. */
 function guestPayloadSignature(mem: GuestMemory, rel: Relayed): number {
   const bytes = mem.u8;
-  return payloadSignature(
-    rel.payload,
-    (off) => bytes[readableAddr(rel.chain, PCM_XFER.size + off)],
-  );
+  return payloadSignature(rel.payload, (off) => bytes[rel.chain.readableAddr(PCM_XFER.size + off)]);
 }

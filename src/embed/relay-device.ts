@@ -59,7 +59,14 @@ import { MmioDriver } from '../virtio/mmio-driver.ts';
 import { CompletionGate } from './completion-gate.ts';
 import { CtlRelay, ctlAreaBytes } from './ctl-relay.ts';
 import { GuestRings } from './guest-rings.ts';
-import { type GuestCompletion, IoRelay, type IoRelayStats, type Relayed } from './io-relay.ts';
+import { IoRelay, type IoRelayStats } from './io-relay.ts';
+import {
+  type PreparedRelayRestore,
+  prepareRelayRestore,
+  type RelayParts,
+  saveRelay,
+} from './relay-snapshot.ts';
+import type { GuestCompletion, Relayed } from './relayed.ts';
 import {
   DEFAULT_TX_LEAD_MS,
   TxHoldback,
@@ -149,6 +156,9 @@ export class RelayDevice implements VirtioDevice {
   private readonly pendingEvents = new EventBacklog();
   private innerEventBufs: number[] = [];
   private readonly innerQueueSize: number;
+  private readonly holdback: TxHoldback<Relayed>;
+  /** What must match for a snapshot to move between relays. */
+  private readonly configKey: string;
 
   constructor(opts: RelayOptions) {
     const {
@@ -196,13 +206,24 @@ export class RelayDevice implements VirtioDevice {
       );
     }
     this.heap = new GuestHeap(base, memory.byteLength);
+    this.configKey = JSON.stringify({
+      relayBytes: memory.byteLength,
+      heap: [base, memory.byteLength],
+      innerQueueSize,
+      txHoldback,
+      eventBuffers: EVENT_BUFFERS,
+    });
+    this.holdback = new TxHoldback<Relayed>(
+      this.inner.streamViews,
+      txLeadMs,
+      txHoldback,
+      (id, bytes) => this.inner.setTxLowWater(id, bytes),
+    );
     this.io = new IoRelay(
       this.guest,
       this.innerMem,
       this.heap,
-      new TxHoldback<Relayed>(this.inner.streamViews, txLeadMs, txHoldback, (id, bytes) =>
-        this.inner.setTxLowWater(id, bytes),
-      ),
+      this.holdback,
       // Timed by the audio clock, as completions are: a suspended context holds them too.
       new CompletionGate<GuestCompletion>(
         this.inner.streamViews,
@@ -228,6 +249,76 @@ export class RelayDevice implements VirtioDevice {
       pendingEventEntries: this.pendingEvents.entries,
       faults: this.faults,
       txModes: this.inner.streamViews.map((_, id) => this.io.txMode(id)),
+    };
+  }
+
+  // ---- snapshots (relay-snapshot.ts) ----------------------------------------
+
+  /**
+   * The relay's whole state as a snapshot: the inner device and transport
+   * with the relay memory in use, the guest rings as the relay walks them,
+   * every guest message it holds, withheld completions, pending events. Not
+   * guest memory (the emulator saves it), nor the guest's transport (the
+   * attachVirtioSnd handle saves both). Call it from the emulator's thread,
+   * between guest instructions, as the emulator saves its own state.
+   */
+  saveState(): Uint8Array {
+    return saveRelay(this.snapshotParts());
+  }
+
+  /**
+   * Reads and checks a snapshot of a relay of the same configuration against
+   * this one and guest memory as it is now; a SnapshotError changes nothing.
+   * apply() restores it (restore guest memory first) and cannot fail.
+   */
+  prepareRestore(bytes: Uint8Array): PreparedRelayRestore {
+    return prepareRelayRestore(this.snapshotParts(), bytes);
+  }
+
+  /** prepareRestore(bytes).apply(). */
+  restoreState(bytes: Uint8Array): void {
+    this.prepareRestore(bytes).apply();
+  }
+
+  private snapshotParts(): RelayParts {
+    return {
+      inner: this.inner,
+      innerTransport: this.innerTransport,
+      innerMem: this.innerMem,
+      guest: this.guest,
+      heap: this.heap,
+      io: this.io,
+      ctl: this.ctl,
+      holdback: this.holdback,
+      pendingEvents: this.pendingEvents,
+      configKey: this.configKey,
+      eventBuffers: EVENT_BUFFERS,
+      queueMaxSize: (i) => this.queueMaxSize(i),
+      core: () => ({
+        features: this.features,
+        active: this.active,
+        faults: this.faults,
+        eventBufs: [...this.innerEventBufs],
+        ctlQueue: this.ctl.innerQueue,
+        evtQueue: this.innerEvt,
+      }),
+      setCore: (c) => {
+        this.features = c.features;
+        this.active = c.active;
+        this.faults = c.faults;
+        this.innerEventBufs = [...c.eventBufs];
+        this.innerEvt = c.evtQueue;
+        this.innerDrv.features = this.innerTransport.negotiatedFeatures;
+      },
+      quietly: (apply) => {
+        this.busy = true;
+        try {
+          apply();
+        } finally {
+          this.busy = false;
+        }
+        this.serviceIfPending();
+      },
     };
   }
 

@@ -67,6 +67,21 @@ interface OutputStream<T> {
   fresh: number;
 }
 
+/**
+ * One stream's hold-back as plain values (snapshots), its messages mapped
+ * to `R`. What follows from the rest is not kept: the held bytes (the sum
+ * of the held payloads) and the bytes in flight (the inner TX messages of
+ * the stream: the relay knows them).
+ */
+export interface TxStreamState<R> {
+  mode: TxMode;
+  held: R[];
+  handed: number;
+  /** [guest buffer address, signature at its last completion]. */
+  atCompletion: [number, number][];
+  fresh: number;
+}
+
 const NONE: never[] = [];
 
 export class TxHoldback<T extends { payload: number }> {
@@ -230,6 +245,61 @@ export class TxHoldback<T extends { payload: number }> {
       o.fresh = 0;
       o.mode = this.policy === 'at-once' ? 'at-once' : 'late';
     }
+  }
+
+  /** Every stream's state, messages mapped by `ref`. */
+  saveState<R>(ref: (m: T) => R): TxStreamState<R>[] {
+    return this.streams.map((o) => ({
+      mode: o.mode,
+      held: o.held.map(ref),
+      handed: o.handed,
+      atCompletion: [...o.atCompletion],
+      fresh: o.fresh,
+    }));
+  }
+
+  /**
+   * Why `s` could not be stream `stream`'s state under this policy, or null:
+   * only an output stream leaves 'late' (and only under 'auto'), and a
+   * trusted one watches nothing.
+   */
+  checkState(stream: number, s: TxStreamState<unknown>, inFlight: number): string | null {
+    const output = this.isOutput(stream);
+    const expected = this.policy === 'at-once' ? 'at-once' : this.policy === 'late' ? 'late' : null;
+    if (expected && s.mode !== expected) return `mode ${s.mode} under policy '${this.policy}'`;
+    if (!output && (s.mode !== (this.policy === 'at-once' ? 'at-once' : 'late') || s.held.length))
+      return 'hold-back state for an input stream';
+    if (s.mode === 'at-once' && s.held.length > 0) return 'messages held by a stream sent at once';
+    // A stream trusted by detection keeps the count that trusted it.
+    const maxFresh = s.mode === 'at-once' ? FRESH_TO_TRUST : FRESH_TO_TRUST - 1;
+    if (!Number.isInteger(s.fresh) || s.fresh < 0 || s.fresh > maxFresh)
+      return `${s.fresh} fresh re-queues`;
+    if (s.mode === 'at-once' && s.atCompletion.length > 0) return 'a trusted stream still watching';
+    if (!output && (s.handed !== 0 || s.atCompletion.length > 0 || inFlight !== 0))
+      return 'bytes handed over for an input stream';
+    if (s.handed < inFlight) return `${s.handed} bytes handed over, ${inFlight} in flight`;
+    if (new Set(s.atCompletion.map(([a]) => a)).size !== s.atCompletion.length)
+      return 'a guest buffer seen twice';
+    return null;
+  }
+
+  /**
+   * Takes every stream's state (checked with checkState); `inFlight[s]` is
+   * what the relay has of stream s in the inner device. The inner device's
+   * streams must be restored first: the low-water marks follow from them.
+   */
+  applyState(states: readonly TxStreamState<T>[], inFlight: readonly number[]): void {
+    this.streams.forEach((o, id) => {
+      const s = states[id];
+      o.mode = s.mode;
+      o.held = [...s.held];
+      o.heldBytes = s.held.reduce((n, m) => n + m.payload, 0);
+      o.inFlight = inFlight[id];
+      o.handed = s.handed;
+      o.atCompletion = new Map(s.atCompletion);
+      o.fresh = s.fresh;
+      this.updateLowWater(id);
+    });
   }
 
   private take(o: OutputStream<T>): T {

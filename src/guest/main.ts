@@ -14,7 +14,12 @@
 import { V86 } from 'v86';
 import v86WasmUrl from 'v86/build/v86.wasm?url';
 import { type AttachedSound, attachVirtioSnd, type V86Like, v86Bus } from 'virtio-snd-web/embed';
-import { checkEnvironment, createRendererNode, OutputTap } from 'virtio-snd-web/host';
+import {
+  checkEnvironment,
+  createRendererNode,
+  linkAudioOutput,
+  OutputTap,
+} from 'virtio-snd-web/host';
 import { AudioStateIndicator } from '../pages/audio-state.ts';
 import { showStartupProblem } from '../pages/startup-problem.ts';
 import { BootProgress, showBootFailure } from './boot-progress.ts';
@@ -129,6 +134,8 @@ async function main(): Promise<void> {
     handle.sound = sound;
     const node = await createRendererNode(context, sound.device.inner.renderState);
     node.connect(context.destination);
+    // The guest's delay() includes the page's output latency; its jacks follow the devices.
+    await linkAudioOutput(context, sound.device.inner);
     if (params.get('loopback') === '1') {
       const feedback = context.createDelay();
       feedback.delayTime.value = 0;

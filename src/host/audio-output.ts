@@ -15,11 +15,38 @@ export function audioStateOf(context: BaseAudioContext): AudioState {
   return context.state as AudioState;
 }
 
-/** Seconds from the renderer's output to the ear: baseLatency + outputLatency (0 where unknown). */
+/** AudioContext.playbackStats (Chrome 140+; not yet in TypeScript's DOM types): measured, updated every second. */
+export interface AudioPlaybackStatsLike {
+  averageLatency: number;
+  minimumLatency: number;
+  maximumLatency: number;
+  underrunDuration: number;
+  underrunEvents: number;
+  totalDuration: number;
+}
+
+/** The context's playback statistics, where the browser has them. */
+export function playbackStatsOf(context: BaseAudioContext): AudioPlaybackStatsLike | null {
+  const s = (context as { playbackStats?: AudioPlaybackStatsLike }).playbackStats;
+  return s && typeof s.averageLatency === 'number' ? s : null;
+}
+
+/**
+ * Seconds from the renderer's output to the ear (0 where unknown):
+ * baseLatency plus the output's latency, measured (playbackStats'
+ * averageLatency, once it has played something) where the browser measures
+ * it, else its estimate (outputLatency).
+ */
 export function outputLatencyOf(context: BaseAudioContext): number {
   const c = context as Partial<Pick<AudioContext, 'baseLatency' | 'outputLatency'>>;
   const base = Number.isFinite(c.baseLatency) ? (c.baseLatency as number) : 0;
-  const out = Number.isFinite(c.outputLatency) ? (c.outputLatency as number) : 0;
+  const measured = playbackStatsOf(context)?.averageLatency;
+  const out =
+    measured !== undefined && Number.isFinite(measured) && measured > 0
+      ? measured
+      : Number.isFinite(c.outputLatency)
+        ? (c.outputLatency as number)
+        : 0;
   return Math.max(0, base) + Math.max(0, out);
 }
 
@@ -39,7 +66,7 @@ export async function resumeAudio(context: AudioContext): Promise<void> {
   } catch (e) {
     throw new VirtioSoundError(
       audioStateOf(context) === 'closed' ? 'closed' : 'audio-interrupted',
-      `the browser would not resume audio (${audioStateOf(context)}): ${String(e)}`,
+      `${String(e)}; audio stays ${audioStateOf(context)}`,
     );
   }
   if (audioStateOf(context) === 'interrupted') {

@@ -16,14 +16,8 @@ import {
   type RenderState,
   type VirtioSndDeviceOptions,
 } from '../device/index.ts';
-import {
-  type AudioState,
-  audioStateOf,
-  outputLatencyOf,
-  resumeAudio,
-  watchAudioOutput,
-} from './audio-output.ts';
-import { type AudioDeviceSource, followAudioDevices } from './device-jacks.ts';
+import { linkAudioOutput } from './audio-link.ts';
+import { type AudioState, audioStateOf, resumeAudio } from './audio-output.ts';
 import type { CardSummary, DriverService, PlayOptions, ServiceEvent } from './driver-service.ts';
 import { VirtioSoundError } from './errors.ts';
 import { defaultProcessorUrl, startDriverWorker } from './module-urls.ts';
@@ -187,34 +181,22 @@ export async function createVirtioSound(options: VirtioSoundOptions = {}): Promi
   let mic: { stream: MediaStream; source: MediaStreamAudioSourceNode } | null = null;
   let closed = false;
   const stateListeners = new Set<(state: AudioState) => void>();
-  let outputLatency = 0;
-  const output = watchAudioOutput(context, {
-    onState: (state) => {
-      for (const cb of stateListeners) cb(state);
+  const sink = context as AudioContext & { setSinkId?: (id: string) => Promise<void> };
+  const mediaDevices = (globalThis.navigator as Navigator | undefined)?.mediaDevices;
+  const link = await linkAudioOutput(
+    context,
+    {
+      setOutputLatency: (seconds) => driver.setOutputLatency(seconds),
+      jackStatus: () => driver.jackStatus(),
+      setJackConnected: (id, connected) => driver.setJackConnected(id, connected),
     },
-    onLatency: (seconds) => {
-      outputLatency = seconds;
-      void driver.setOutputLatency(seconds).catch(() => {});
+    {
+      followDevices: options.followDevices,
+      onState: (state) => {
+        for (const cb of stateListeners) cb(state);
+      },
     },
-  });
-  const sink = context as AudioContext & {
-    sinkId?: string | object;
-    setSinkId?: (id: string) => Promise<void>;
-  };
-  const mediaDevices = (globalThis.navigator as Navigator | undefined)?.mediaDevices as
-    | (MediaDevices & AudioDeviceSource)
-    | undefined;
-  const jacks =
-    (options.followDevices ?? true) && mediaDevices?.enumerateDevices
-      ? followAudioDevices({
-          devices: mediaDevices,
-          jacks: await driver.jackStatus(),
-          setJack: (id, connected) => driver.setJackConnected(id, connected),
-          sinkId: () => (typeof sink.sinkId === 'string' ? sink.sinkId : ''),
-          outputsListed: typeof sink.setSinkId === 'function',
-        })
-      : null;
-  void jacks?.refresh().catch(() => {});
+  );
 
   const ensureOpen = () => {
     if (closed) throw new VirtioSoundError('closed', 'this VirtioSound was closed');
@@ -263,7 +245,7 @@ export async function createVirtioSound(options: VirtioSoundOptions = {}): Promi
       return () => stateListeners.delete(cb);
     },
     get outputLatency() {
-      return outputLatency || outputLatencyOf(context);
+      return link.outputLatency;
     },
     async outputDevices() {
       const list = (await mediaDevices?.enumerateDevices()) ?? [];
@@ -280,7 +262,7 @@ export async function createVirtioSound(options: VirtioSoundOptions = {}): Promi
         );
       }
       await sink.setSinkId(deviceId);
-      await jacks?.refresh();
+      await link.refresh();
     },
     async playTone(opts) {
       ensureOpen();
@@ -330,14 +312,12 @@ export async function createVirtioSound(options: VirtioSoundOptions = {}): Promi
       ensureOpen();
       await driver.restoreState(bytes);
       // This page's output latency and audio devices, not the saved page's.
-      void driver.setOutputLatency(outputLatency || outputLatencyOf(context)).catch(() => {});
-      void jacks?.refresh().catch(() => {});
+      void link.refresh();
     },
     async close() {
       if (closed) return;
       closed = true;
-      output.stop();
-      jacks?.stop();
+      link.stop();
       stateListeners.clear();
       for (const s of card.streams) await driver.close(s.id).catch(() => {});
       mic?.stream.getTracks().forEach((t) => {

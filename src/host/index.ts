@@ -7,10 +7,18 @@
 export { type Completion, CompletionLog, OutputTap, type TapChunk } from '../device/index.ts';
 export { SnapshotError, type SnapshotErrorReason } from '../snapshot/snapshot-format.ts';
 export {
+  type AudioLink,
+  type AudioLinkOptions,
+  type AudioLinkTarget,
+  linkAudioOutput,
+} from './audio-link.ts';
+export {
   type AudioOutputWatch,
+  type AudioPlaybackStatsLike,
   type AudioState,
   audioStateOf,
   outputLatencyOf,
+  playbackStatsOf,
   resumeAudio,
   watchAudioOutput,
 } from './audio-output.ts';

@@ -48,7 +48,7 @@ export class AudioStateIndicator {
     } catch (e) {
       const why =
         e instanceof VirtioSoundError
-          ? `${e.code}: ${e.message}`
+          ? e.message
           : e instanceof Error
             ? `${e.name}: ${e.message}`
             : String(e);

@@ -297,3 +297,19 @@ export function statusName(code: number): string {
 export function eventCodeName(code: number): string {
   return EVENT_NAMES[code] ?? `event ${hex(code)}`;
 }
+
+/**
+ * A PCM stream's states in the spec's state machine (set by SET_PARAMS,
+ * PREPARE, START, STOP, RELEASE), by name: the device's stats and the
+ * driver's view of the device use the same ones.
+ */
+export const PCM_STATE_NAMES = [
+  'initial',
+  'params-set',
+  'prepared',
+  'running',
+  'stopped',
+  'released',
+] as const;
+
+export type PcmStateName = (typeof PCM_STATE_NAMES)[number];

@@ -155,6 +155,19 @@ export class DescriptorChain {
   }
 
   /**
+   * The guest address of byte `offset` of the readable part, or -1 past its
+   * end. Reads no guest memory: the segments were checked when walked.
+   */
+  readableAddr(offset: number): number {
+    let skip = offset;
+    for (let i = 0; i < this.readCount; i++) {
+      if (skip < this.readLen[i]) return this.readAddr[i] + skip;
+      skip -= this.readLen[i];
+    }
+    return -1;
+  }
+
+  /**
    * Copies up to `length` readable bytes starting at byte `offset` of the
    * readable part into `out[outOffset...]`. Returns the number copied.
    */

@@ -11,6 +11,7 @@ import {
   type VirtioSndDeviceOptions,
 } from '../../src/device/control/virtio-snd-device.ts';
 import { PcmRenderer } from '../../src/device/render/pcm-renderer.ts';
+import { prepareAttachedRestore, saveAttached } from '../../src/embed/attach-snapshot.ts';
 import { RelayDevice, type RelayOptions } from '../../src/embed/relay-device.ts';
 import {
   PCM_HDR,
@@ -79,7 +80,7 @@ export class SndGuest {
   private eventBufs = new Map<number, number>();
 
   constructor(
-    opts: Partial<VirtioSndDeviceOptions> & {
+    private readonly opts: Partial<VirtioSndDeviceOptions> & {
       relay?: Partial<Omit<RelayOptions, 'guestMemory' | keyof VirtioSndDeviceOptions>>;
     } = {},
     memBytes = 4 << 20,
@@ -136,6 +137,24 @@ export class SndGuest {
     restoreSoundState(t.transport, t.device, snapshot);
     t.adopt(this);
     return { guest: t, snapshot };
+  }
+
+  /**
+   * For a guest behind a relay: a second guest, relay and inner device (and
+   * renderer) made as this one was, going on from where it is, as an
+   * emulator restores its machine: guest RAM copied, then the guest's
+   * transport and the relay restored from `snapshot` (saveAttached of this
+   * guest's, by default), and this guest's bookkeeping copied.
+   */
+  relayTwin(snapshot?: Uint8Array): { guest: SndGuest; snapshot: Uint8Array } {
+    if (!this.relay) throw new Error('not a relay guest');
+    const bytes = snapshot ?? saveAttached(this.transport, this.relay);
+    const t = new SndGuest(this.opts, this.memory.byteLength);
+    t.pollRelay = this.pollRelay;
+    new Uint8Array(t.memory).set(new Uint8Array(this.memory));
+    prepareAttachedRestore(t.transport, t.relay!, bytes).apply();
+    t.adopt(this);
+    return { guest: t, snapshot: bytes };
   }
 
   /** Takes `g`'s guest-side bookkeeping (over this guest's own memory). */

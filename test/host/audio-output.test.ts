@@ -4,7 +4,9 @@
  * error on resume, and the latency watcher reports changes only.
  */
 import { describe, expect, it } from 'vitest';
+import { VirtioSndDevice } from '../../src/device/control/virtio-snd-device.ts';
 import type { JackStatus } from '../../src/device/index.ts';
+import { linkAudioOutput } from '../../src/host/audio-link.ts';
 import { outputLatencyOf, resumeAudio, watchAudioOutput } from '../../src/host/audio-output.ts';
 import { followAudioDevices } from '../../src/host/device-jacks.ts';
 import { VirtioSoundError } from '../../src/host/errors.ts';
@@ -143,6 +145,25 @@ describe('audio output state and latency', () => {
     expect(outputLatencyOf({} as AudioContext)).toBe(0);
   });
 
+  it('takes the measured output latency (playbackStats) where there is one, else the estimate', () => {
+    const c = new FakeContext() as FakeContext & { playbackStats?: Record<string, number> };
+    const stats = {
+      averageLatency: 0,
+      minimumLatency: 0,
+      maximumLatency: 0,
+      underrunDuration: 0,
+      underrunEvents: 0,
+      totalDuration: 0,
+    };
+    c.playbackStats = stats;
+    // Nothing played yet: no measurement, the estimate stands.
+    expect(outputLatencyOf(c as unknown as AudioContext)).toBeCloseTo(0.025, 9);
+    stats.averageLatency = 0.0312;
+    expect(outputLatencyOf(c as unknown as AudioContext)).toBeCloseTo(0.0362, 9);
+    stats.averageLatency = Number.NaN;
+    expect(outputLatencyOf(c as unknown as AudioContext)).toBeCloseTo(0.025, 9);
+  });
+
   it('resumes a suspended context; an interrupted or closed one gives a typed error', async () => {
     const c = new FakeContext();
     await resumeAudio(c as unknown as AudioContext);
@@ -183,5 +204,74 @@ describe('audio output state and latency', () => {
     c.set('running');
     expect(states).toEqual(['suspended', 'running', 'interrupted']);
     expect(latencies.map((l) => Math.round(l * 1e4))).toEqual([250, 1050]);
+  });
+});
+
+describe('linkAudioOutput: one call keeps a device in step with the page', () => {
+  const makeDevice = () =>
+    new VirtioSndDevice({ memory: new SharedArrayBuffer(1 << 20), sampleRate: 48000 });
+
+  it('gives the device the latency and makes its jacks follow the devices; stop() detaches', async () => {
+    const c = new FakeContext();
+    const dev = makeDevice();
+    const devices = new FakeDevices();
+    devices.list = [out('default'), mic('m')];
+    const states: string[] = [];
+    const link = await linkAudioOutput(c as unknown as AudioContext, dev, {
+      devices,
+      onState: (s) => states.push(s),
+    });
+    expect(dev.outputLatency).toBeCloseTo(0.025, 6);
+    expect(link.outputLatency).toBeCloseTo(0.025, 6);
+    devices.change([out('default')]); // the microphone unplugged
+    await new Promise((r) => setTimeout(r, 0));
+    await link.refresh();
+    expect(dev.jackStatus().map((j) => j.connected)).toEqual([true, false]);
+    c.set('running');
+    expect(states).toEqual(['suspended', 'running']);
+    link.stop();
+    expect(devices.listening).toBe(0);
+    devices.change([out('default'), mic('m')]);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(dev.jackStatus().map((j) => j.connected)).toEqual([true, false]);
+  });
+
+  it("refresh() gives the device this page's state again, whatever it held (a restore)", async () => {
+    const c = new FakeContext();
+    const dev = makeDevice();
+    const devices = new FakeDevices();
+    devices.list = [out('default'), mic('m')];
+    const link = await linkAudioOutput(c as unknown as AudioContext, dev, { devices });
+    // As after restoring a snapshot of a page with no microphone and another latency:
+    dev.setJackConnected(1, false);
+    dev.setOutputLatency(0.3);
+    await link.refresh();
+    expect(dev.jackStatus().map((j) => j.connected)).toEqual([true, true]);
+    expect(dev.outputLatency).toBeCloseTo(0.025, 6);
+    link.stop();
+  });
+
+  it('leaves the jacks alone with followDevices: false, and ignores a target that throws', async () => {
+    const c = new FakeContext();
+    const devices = new FakeDevices();
+    const set: [number, boolean][] = [];
+    const link = await linkAudioOutput(
+      c as unknown as AudioContext,
+      {
+        setOutputLatency: () => {
+          throw new Error('gone');
+        },
+        jackStatus: () => JACKS,
+        setJackConnected: (id, on) => {
+          set.push([id, on]);
+        },
+      },
+      { devices, followDevices: false },
+    );
+    devices.change([]);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(set).toEqual([]);
+    expect(devices.listening).toBe(0);
+    link.stop();
   });
 });

@@ -20,7 +20,7 @@
  * Restoring reads and checks all of it first (prepareDeviceRestore), then
  * applies it holding both queue locks, so the renderer sees the old device
  * or the new one, never half of each. The sections' own files:
- * snapshot-queues.ts, snapshot-streams.ts, snapshot-events.ts,
+ * src/virtio/device-queue-snapshot.ts, snapshot-streams.ts, snapshot-events.ts,
  * snapshot-memory.ts ('GMEM', guest memory, when the host owns it).
  */
 
@@ -35,10 +35,12 @@ import {
 import {
   VIRTIO_SND_VQ_CONTROL,
   VIRTIO_SND_VQ_EVENT,
+  VIRTIO_SND_VQ_MAX,
   VIRTIO_SND_VQ_RX,
   VIRTIO_SND_VQ_TX,
 } from '../../snd/protocol.ts';
 import type { DeviceQueueState } from '../../virtio/device-queue.ts';
+import { checkInFlight, readQueues, writeQueues } from '../../virtio/device-queue-snapshot.ts';
 import type { GuestMemory } from '../../virtio/memory.ts';
 import type { EventRing } from '../shared/event-ring.ts';
 import type { IoQueue } from '../shared/io-queue.ts';
@@ -65,7 +67,6 @@ import {
   readMemory,
   writeMemory,
 } from './snapshot-memory.ts';
-import { checkInFlight, readQueues, writeQueues } from './snapshot-queues.ts';
 import {
   checkIo,
   readMessages,
@@ -250,7 +251,7 @@ export function prepareDeviceRestore(p: DeviceParts, bytes: Uint8Array): Prepare
     throw d.invalid('undefined news flags');
   if (header.outputLatencyUs > 10e6) throw d.invalid('output latency beyond 10 s');
 
-  const queues = readQueues(sec.one('QUEU'), p, features);
+  const queues = readQueues(sec.one('QUEU'), p, features, VIRTIO_SND_VQ_MAX);
   const strm = sec.all('STRM');
   if (strm.length !== p.streams.length) {
     throw new SnapshotError(

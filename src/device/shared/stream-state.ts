@@ -34,16 +34,7 @@ export type PcmState =
   | typeof STATE_STOPPED
   | typeof STATE_RELEASED;
 
-export const PCM_STATE_NAMES = [
-  'initial',
-  'params-set',
-  'prepared',
-  'running',
-  'stopped',
-  'released',
-] as const;
-
-export type PcmStateName = (typeof PCM_STATE_NAMES)[number];
+export { PCM_STATE_NAMES, type PcmStateName } from '../../snd/protocol.ts';
 
 /** The state each PCM command leads to, and the states it may be issued from. */
 const TRANSITIONS: Record<number, { to: PcmState; from: readonly PcmState[] }> = {

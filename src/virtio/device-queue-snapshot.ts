@@ -1,5 +1,6 @@
 /**
- * The virtqueues in a device snapshot ('QUEU'): each queue's state words
+ * Device-side virtqueues in a snapshot (a device's 'QUEU', a relay's guest
+ * rings): each queue's state words
  * (ready, size, ring addresses, last_avail / used indices, the used index
  * last signalled, EVENT_IDX / INDIRECT flags, the error that broke it, its
  * counters). Reading checks the rings lie in guest memory with the spec's
@@ -11,12 +12,11 @@ import {
   SnapshotError,
   type SnapshotReader,
   type SnapshotWriter,
-} from '../../snapshot/snapshot-format.ts';
-import { VIRTIO_SND_VQ_MAX } from '../../snd/protocol.ts';
-import { ChainError } from '../../virtio/chain.ts';
-import { type DeviceQueueState, validateQueueSetup } from '../../virtio/device-queue.ts';
-import { hasFeature, VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC } from '../../virtio/features.ts';
-import type { GuestMemory } from '../../virtio/memory.ts';
+} from '../snapshot/snapshot-format.ts';
+import { ChainError } from './chain.ts';
+import { type DeviceQueueState, validateQueueSetup } from './device-queue.ts';
+import { hasFeature, VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC } from './features.ts';
+import type { GuestMemory } from './memory.ts';
 
 export function writeQueues(w: SnapshotWriter, queues: readonly DeviceQueueState[]): void {
   w.u32(queues.length);
@@ -38,14 +38,15 @@ export function writeQueues(w: SnapshotWriter, queues: readonly DeviceQueueState
   }
 }
 
+/** Reads the `count` queues of a device whose guest memory and queue sizes are `p`'s. */
 export function readQueues(
   r: SnapshotReader,
   p: { mem: GuestMemory; queueMaxSize(index: number): number },
   features: bigint,
+  count: number,
 ): DeviceQueueState[] {
-  const n = r.count(VIRTIO_SND_VQ_MAX, 'queues', 47);
-  if (n !== VIRTIO_SND_VQ_MAX)
-    throw new SnapshotError('config-mismatch', `${n} queues, want ${VIRTIO_SND_VQ_MAX}`);
+  const n = r.count(count, 'queues', 47);
+  if (n !== count) throw new SnapshotError('config-mismatch', `${n} queues, want ${count}`);
   const out: DeviceQueueState[] = [];
   for (let i = 0; i < n; i++) {
     const q: DeviceQueueState = {
@@ -100,9 +101,9 @@ export function readQueues(
 }
 
 /**
- * Chains the device took and has not returned: none on the control and event
- * queues (answered at once), one per held message on TX/RX, unless the ring
- * broke mid-way.
+ * Chains the device took and has not returned must be the `held` it keeps
+ * (a virtio-snd device: none on the control and event queues, answered at
+ * once; one per held message on TX/RX), unless the ring broke mid-way.
  */
 export function checkInFlight(q: DeviceQueueState, index: number, held: number): void {
   if (!q.ready) {
