@@ -49,8 +49,18 @@ interface CaptureCase {
 }
 
 const CAPTURE: CaptureCase[] = [
-  { name: '48 kHz stereo S16, 3 x 256 frames', cmd: '-p 256 -n 3 -V ramp', rate: 48000, channels: 2 },
-  { name: '48 kHz mono S16, 4 x 1024 frames', cmd: '-c 1 -p 1024 -n 4 -V ramp', rate: 48000, channels: 1 },
+  {
+    name: '48 kHz stereo S16, 3 x 256 frames',
+    cmd: '-p 256 -n 3 -V ramp',
+    rate: 48000,
+    channels: 2,
+  },
+  {
+    name: '48 kHz mono S16, 4 x 1024 frames',
+    cmd: '-c 1 -p 1024 -n 4 -V ramp',
+    rate: 48000,
+    channels: 1,
+  },
   {
     name: '44.1 kHz stereo S16 resampled from 48 kHz, 4 x 441 frames',
     cmd: '-r 44100 -p 441 -n 4 -V ramp@48000',
@@ -112,9 +122,17 @@ for (const kernel of GUEST_KERNELS) {
           frames: result.frames,
           padded: result.padded as number,
         });
-        console.log(`Linux ${kernel} ${c.cmd}: ${JSON.stringify(result)}\n  device ${JSON.stringify(r)}`);
+        console.log(
+          `Linux ${kernel} ${c.cmd}: ${JSON.stringify(result)}\n  device ${JSON.stringify(r)}`,
+        );
         expect(text).not.toMatch(/underrun|stall!!!|error/i);
-        expect(result).toMatchObject({ ok: true, rate: c.rate, channels: c.channels, xruns: 0, stalls: 0 });
+        expect(result).toMatchObject({
+          ok: true,
+          rate: c.rate,
+          channels: c.channels,
+          xruns: 0,
+          stalls: 0,
+        });
         expect(result.frames).toBe(c.source === 'wav' ? 96000 : 2 * c.rate);
         const end = Math.floor(((result.frames + (result.padded as number)) * 48000) / c.rate);
         expect(r.frames).toBeGreaterThanOrEqual(result.frames + (result.padded as number));
@@ -135,7 +153,9 @@ for (const kernel of GUEST_KERNELS) {
         await startRecording(page);
         const { text, result } = await vsnd(page, c.cmd);
         const [, cap] = await finishRecording(page);
-        console.log(`Linux ${kernel} ${c.cmd}: ${JSON.stringify(result)}\n  device ${JSON.stringify(cap)}`);
+        console.log(
+          `Linux ${kernel} ${c.cmd}: ${JSON.stringify(result)}\n  device ${JSON.stringify(cap)}`,
+        );
         expect(text).not.toMatch(/overrun|stall!!!|error/i);
         expect(result).toMatchObject({
           ok: true,

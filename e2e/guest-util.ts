@@ -202,7 +202,8 @@ export async function finishPlayback(page: Page, played: PlayedSource): Promise<
     const start = (stats.startFrame - first) | 0;
     const ramp = (f: number, c: number) => (f % 32768) - 16384 + 2048 * c;
     let wav: DataView | null = null;
-    if (p.source === 'wav') wav = new DataView(await (await fetch('/guest/test.wav')).arrayBuffer());
+    if (p.source === 'wav')
+      wav = new DataView(await (await fetch('/guest/test.wav')).arrayBuffer());
     // S16 value of channel c (0, 1) of frame f as the guest played it; mono plays on both sides.
     const expected = (f: number, c: number): number => {
       const ch = p.channels === 1 ? 0 : c;
@@ -257,7 +258,8 @@ export async function finishPlayback(page: Page, played: PlayedSource): Promise<
       }
     }
     let afterEndNonSilent = 0;
-    for (let at = Math.max(0, start + end); at < total; at++) if (L[at] !== 0 || R[at] !== 0) afterEndNonSilent++;
+    for (let at = Math.max(0, start + end); at < total; at++)
+      if (L[at] !== 0 || R[at] !== 0) afterEndNonSilent++;
     return {
       start,
       total,
