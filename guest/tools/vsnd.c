@@ -60,7 +60,11 @@
  *            the streams could not be linked, else 0), linked, write_ahead
  *            (impulse frame minus playback hw_ptr just after it was
  *            written), app_frames (frames + write_ahead: from the write to
- *            the capture position), peak, ratio (peak over the loudest frame
+ *            the capture position), read_lag (capture hw_ptr when the
+ *            impulse's period was read, minus the impulse's frame),
+ *            roundtrip_frames and roundtrip_ms (app_frames + read_lag: from
+ *            the application's write of the impulse to its read of it, as
+ *            jack_iodelay measures; -1 if not found), peak, ratio (peak over the loudest frame
  *            more than 64 frames away; null: silence), second_at (where that
  *            frame is: a second impulse means a period played twice), xruns, play_xruns,
  *            capture_xruns, attempts
@@ -804,6 +808,7 @@ struct latency_run {
   long second_pos;  /* the loudest frame more than 64 frames away from it (-1: silence) */
   double peak, ratio;
   long write_ahead; /* impulse frame - playback hw_ptr right after it was written */
+  long read_lag;    /* capture hw_ptr when the impulse's period was read - the impulse's frame */
   long skew;        /* playback start - capture start, frames (0 when linked) */
 };
 
@@ -812,6 +817,7 @@ struct latency_bufs {
   unsigned long impulse_at, total;  /* playback frame of the impulse; capture frames to take */
   unsigned char *silence, *impulse; /* one period each: silence, and silence with the impulse */
   unsigned char *captured;          /* total frames, rounded up to whole periods */
+  unsigned long *read_hw;           /* per capture period: the capture hw_ptr when it was read */
 };
 
 /* Writes playback period `written`..+period: the impulse's period or silence. */
@@ -836,6 +842,7 @@ static int latency_once(struct pcm *pb, struct pcm *cp, int linked, const struct
                         struct latency_run *r) {
   memset(r, 0, sizeof *r);
   r->write_ahead = -1;
+  r->read_lag = -1;
   if (ioctl(pb->fd, SNDRV_PCM_IOCTL_PREPARE) < 0 || ioctl(cp->fd, SNDRV_PCM_IOCTL_PREPARE) < 0) {
     snprintf(pb->failed, sizeof pb->failed, "PREPARE: %s", strerror(errno));
     fprintf(stderr, "%s\n", pb->failed);
@@ -888,6 +895,7 @@ static int latency_once(struct pcm *pb, struct pcm *cp, int linked, const struct
       break;
     }
     if (fds[0].revents) {
+      b->read_hw[got / cp->period] = pcm_queued(cp, &sc) >= 0 ? sc.hw_ptr : 0;
       if ((rc = pcm_read(cp, b->captured + (size_t)got * cp->frame_bytes, cp->period))) break;
       got += cp->period;
       trace('r', pb, cp);
@@ -930,6 +938,7 @@ static int latency_once(struct pcm *pb, struct pcm *cp, int linked, const struct
   r->peak = key_value(best_key, cp->fmt);
   r->ratio = second > 0 ? r->peak / key_value(second, cp->fmt) : INFINITY;
   r->capture_pos = (long)best;
+  r->read_lag = (long)b->read_hw[best / cp->period] - (long)best;
   r->found = r->peak >= 0.05 && r->ratio >= 4;
   return 0;
 }
@@ -950,7 +959,8 @@ static int latency(unsigned rate, unsigned channels, const struct format *fmt, d
   b.silence = malloc(period_bytes);
   b.impulse = malloc(period_bytes);
   b.captured = malloc((b.total + cp.period) * cp.frame_bytes);
-  if (!b.silence || !b.impulse || !b.captured) return 1;
+  b.read_hw = calloc(b.total / cp.period + 2, sizeof *b.read_hw);
+  if (!b.silence || !b.impulse || !b.captured || !b.read_hw) return 1;
   put_silence(b.silence, fmt, (size_t)pb.period * channels);
   printf("latency: impulse at playback frame %lu, capturing %lu frames, %u Hz, %u channel(s), %s, "
          "%u x %u frames, %s\n",
@@ -975,6 +985,8 @@ static int latency(unsigned rate, unsigned channels, const struct format *fmt, d
   if (!pb.failed[0] && !ok) snprintf(pb.failed, sizeof pb.failed, "no impulse in the capture");
   pb.stalls += cp.stalls;
   long frames = r.capture_pos - (long)b.impulse_at - r.skew;
+  /* From the application's write of the impulse to its read of it, on the audio clock. */
+  long roundtrip = ok && r.write_ahead >= 0 && r.read_lag >= 0 ? frames + r.write_ahead + r.read_lag : -1;
   char ratio[32];
   if (isinf(r.ratio))
     snprintf(ratio, sizeof ratio, "null");
@@ -983,12 +995,13 @@ static int latency(unsigned rate, unsigned channels, const struct format *fmt, d
   result_head("latency", &pb);
   printf(",\"found\":%s,\"frames\":%ld,\"ms\":%.3f,\"impulse_at\":%lu,\"captured_at\":%ld,"
          "\"second_at\":%ld,\"skew\":%ld,\"linked\":%s,\"write_ahead\":%ld,\"app_frames\":%ld,"
-         "\"peak\":%.4f,"
+         "\"read_lag\":%ld,\"roundtrip_frames\":%ld,\"roundtrip_ms\":%.3f,\"peak\":%.4f,"
          "\"ratio\":%s,\"xruns\":%lu,\"play_xruns\":%lu,\"capture_xruns\":%lu,\"attempts\":%u}\n",
          ok ? "true" : "false", ok ? frames : -1, ok ? frames * 1000.0 / rate : -1.0, b.impulse_at,
          rc == 0 ? r.capture_pos : -1, rc == 0 ? r.second_pos : -1, r.skew,
          linked ? "true" : "false", r.write_ahead,
-         ok && r.write_ahead >= 0 ? frames + r.write_ahead : -1, r.peak, ratio, pb.xruns + cp.xruns,
+         ok && r.write_ahead >= 0 ? frames + r.write_ahead : -1, ok ? r.read_lag : -1, roundtrip,
+         roundtrip >= 0 ? roundtrip * 1000.0 / rate : -1.0, r.peak, ratio, pb.xruns + cp.xruns,
          pb.xruns, cp.xruns, attempt);
   if (!ok && rc == 0)
     fprintf(stderr, "latency: no impulse in the capture (is the output routed to the input?)\n");
