@@ -69,12 +69,17 @@ const PLAY: PlayCase[] = [
     channels: 2,
     small: true,
   },
+  { name: '48 kHz stereo S16, 4 x 1024 frames', cmd: '-p 1024 -n 4', rate: 48000, channels: 2 },
+  // Linux 6.1 re-queues a period before the application writes it, and the relay copies it
+  // txLeadMs (50) before it plays: the application must write it within the buffer less
+  // that lead and a period. At 4 x 1024 that is about 15 ms, which v86 missed in one of
+  // the first runs here (one stale period); 4 x 2048 leaves about 80 ms.
   {
-    name: '48 kHz stereo S16, 4 x 1024 frames',
-    cmd: '-p 1024 -n 4',
+    name: '48 kHz stereo S16, 4 x 2048 frames',
+    cmd: '-p 2048 -n 4',
     rate: 48000,
     channels: 2,
-    kernels: BOTH,
+    kernels: OLD,
   },
   { name: '48 kHz mono S16, 4 x 1024 frames', cmd: '-c 1 -p 1024 -n 4', rate: 48000, channels: 1 },
   {
