@@ -47,9 +47,16 @@ async function startPreview(): Promise<ChildProcess> {
   throw new Error('vite preview did not start (run `npm run build` first)');
 }
 
+/**
+ * Boots a guest and plays and records a second, unmeasured: v86 compiles the
+ * guest's code the first time it runs and runs it too slowly until then (the
+ * first play of a fresh boot can run dry; e2e/guest-matrix.spec.ts).
+ */
 async function openGuest(browser: Browser, kernel: GuestKernel, query: string): Promise<Page> {
   const page = await browser.newPage({ baseURL: `http://localhost:${PORT}` });
   await bootGuest(page, kernel, query);
+  await vsnd(page, 'speaker-test -t ramp -s 1 -p 4096 -n 4');
+  await vsnd(page, 'arecord -d 1 -p 4096 -n 4 /tmp/r.wav');
   return page;
 }
 
@@ -59,21 +66,25 @@ async function roundTrips(browser: Browser, kernel: GuestKernel, tries: number):
   const out: Result[] = [];
   try {
     for (const [period, periods] of SHAPES) {
-      const ms: number[] = [];
+      const runs: { ms: number; parts: string }[] = [];
       let failed = '';
       for (let i = 0; i < tries; i++) {
-        const { result } = await vsnd(page, `latency -p ${period} -n ${periods} -t 3`, 90_000);
-        const rt = result.roundtrip_ms as number;
-        if (result.ok && rt >= 0) ms.push(rt);
-        else failed = String(result.failed ?? 'no round trip');
+        const { result: r } = await vsnd(page, `latency -p ${period} -n ${periods} -t 3`, 90_000);
+        const ms = r.roundtrip_ms as number;
+        if (r.ok && ms >= 0) {
+          runs.push({
+            ms,
+            parts: `written ${r.write_ahead} ahead + loop ${r.frames} + read ${r.read_lag} later`,
+          });
+        } else failed = String(r.failed ?? 'no round trip');
       }
-      ms.sort((a, b) => a - b);
-      const median = ms.length > 0 ? ms[Math.floor(ms.length / 2)] : -1;
+      runs.sort((a, b) => a.ms - b.ms);
+      const median = runs.length > 0 ? runs[Math.floor(runs.length / 2)] : null;
       out.push({
         name: `guest.roundtrip_ms.${kernel}.${period}x${periods}`,
-        value: Number(median.toFixed(2)),
+        value: median ? Number(median.ms.toFixed(2)) : -1,
         unit: 'ms',
-        note: `median of ${ms.length}/${tries} (${ms.map((m) => m.toFixed(1)).join(', ')})${failed ? `; failed: ${failed}` : ''}; write to read in the guest, output looped back`,
+        note: `median of ${runs.length}/${tries} (${runs.map((m) => m.ms.toFixed(1)).join(', ')})${median ? `; its frames: ${median.parts}` : ''}${failed ? `; failed: ${failed}` : ''}; write to read in the guest, output looped back`,
       });
     }
   } finally {
@@ -107,13 +118,18 @@ async function longPlay(browser: Browser, kernel: GuestKernel, seconds: number):
       return w.longXruns;
     });
     const end = result.frames + (result.padded as number);
-    const deviceMid = device.filter((f) => f < end).length;
+    const mid = device.filter((f) => f < end);
+    const deviceMid = mid.length;
+    const when =
+      mid.length > 0
+        ? ` (first at ${(mid[0] / 48000).toFixed(1)} s, last at ${(mid[mid.length - 1] / 48000).toFixed(1)} s)`
+        : '';
     const guest = result.xruns + (result.stalls as number);
     return {
       name: `guest.longplay_xruns.${kernel}.256x3`,
       value: result.ok ? guest + deviceMid : -1,
       unit: 'xruns',
-      note: `${seconds} s of speaker-test at 3 x 256 frames: ${result.xruns} guest xruns, ${result.stalls} stalls, ${deviceMid} device xruns mid-stream; wall ${((result.wall_ms as number) / 1000).toFixed(1)} s${result.ok ? '' : `; failed: ${result.failed}`}`,
+      note: `${seconds} s of speaker-test at 3 x 256 frames: ${result.xruns} guest xruns, ${result.stalls} stalls, ${deviceMid} device xruns mid-stream${when}; wall ${((result.wall_ms as number) / 1000).toFixed(1)} s${result.ok ? '' : `; failed: ${result.failed}`}`,
     };
   } finally {
     await page.close();
