@@ -176,7 +176,8 @@ export interface PlaybackReport extends StreamReport {
  * output frame must be the ramp's step above the frame a ratio's numerator
  * earlier (e.g. 147 S16 steps 160 frames on, 44.1 to 48 kHz) to 1/64 of a
  * step, the channels 2048 apart, except within 64 frames of the start, the
- * end or one of the ramp's wraps (where the band-limited resampler rings).
+ * ramp's end or one of its wraps (where the band-limited resampler rings);
+ * the silence the guest padded its last period with is not a ramp.
  */
 export async function finishPlayback(page: Page, played: PlayedSource): Promise<PlaybackReport> {
   return page.evaluate(async (p) => {
@@ -240,7 +241,9 @@ export async function finishPlayback(page: Page, played: PlayedSource): Promise<
       const tol = 1 / 64;
       let wrap = -guard - 1;
       let scan = start + 1;
-      for (let n = start + guard; n + w < start + end - guard; n++) {
+      // The ramp's own frames: the padding after them is silence, not a ramp.
+      const rampEnd = Math.floor((p.frames * ctxRate) / p.rate);
+      for (let n = start + guard; n + w < start + rampEnd - guard; n++) {
         for (; scan < total && scan <= n + w + guard; scan++)
           if (L[scan] - L[scan - 1] < -0.25) wrap = scan;
         if (wrap + guard >= n) continue;
