@@ -11,6 +11,7 @@ import os from 'node:os';
 import { benchBrowser } from './browser.bench.ts';
 import { benchControl } from './control.bench.ts';
 import { benchGc } from './gc.bench.ts';
+import { benchGuest } from './guest.bench.ts';
 import type { Result } from './lib/result.ts';
 import { benchRelay } from './relay.bench.ts';
 import { benchRender } from './render.bench.ts';
@@ -39,6 +40,12 @@ await run('snapshot', () => benchSnapshot(quick ? 3 : 50));
 await run('browser', () =>
   benchBrowser(
     quick ? { deviationSeconds: 2, glitchSeconds: 2 } : { deviationSeconds: 20, glitchSeconds: 60 },
+  ),
+);
+// Boots real Linux guests in v86: minutes, not seconds (the 60 s long play included).
+await run('guest', () =>
+  benchGuest(
+    quick ? { kernels: ['6.12'], tries: 1, longPlaySeconds: 2 } : { tries: 3, longPlaySeconds: 60 },
   ),
 );
 

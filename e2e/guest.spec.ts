@@ -142,6 +142,15 @@ for (const kernel of GUEST_KERNELS) {
     // requests, which may fall in different quanta. Anything else would be a device
     // xrun or a mistake in the measurement.
     expect(result.frames).toBe(128 - skew);
+    // The round trip as jack_iodelay counts it: from the write of the impulse (some frames
+    // ahead of the playback position) to the read of the capture period that holds it.
+    const readLag = result.read_lag as number;
+    expect(readLag).toBeGreaterThanOrEqual(0);
+    expect(result.roundtrip_frames).toBe((result.app_frames as number) + readLag);
+    expect(result.roundtrip_ms).toBeCloseTo(
+      ((result.roundtrip_frames as number) * 1000) / 48000,
+      2,
+    );
     expect(errors).toEqual([]);
   });
 }

@@ -30,5 +30,7 @@ for f in range(frames):
 hdr = b'RIFF' + struct.pack('<I', 36 + len(data)) + b'WAVEfmt ' + struct.pack('<IHHIIHH', 16, 1, 2, rate, rate * 4, 4, 16) + b'data' + struct.pack('<I', len(data))
 open(sys.argv[1], 'wb').write(hdr + data)
 PY
-(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet | gzip -9n) > "$build/initrd.img"
+# Reproducible: the same inputs give the same bytes (no build times, inode or device numbers).
+find "$root" -exec touch -h -d @0 {} +
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --reproducible --quiet | gzip -9n) > "$build/initrd.img"
 echo "initrd: $build/initrd.img ($(stat -c %s "$build/initrd.img") bytes)"

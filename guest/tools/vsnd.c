@@ -10,11 +10,16 @@
  *       play a PCM WAV (U8, S16_LE, S24_3LE, S32_LE, FLOAT_LE); the last
  *       period is padded with silence, as alsa-utils' aplay does (a kernel
  *       with the ack callback, >= 6.8, sends only whole written periods)
- *   arecord [-d sec] [-r rate] [-c ch] [-f fmt] [-p frames] [-n periods] file.wav
- *       record (default S16_LE, 48000 Hz, stereo, 2 s)
- *   speaker-test [-f hz] [-s sec] [-r rate] [-c ch] [-F fmt] [-p frames] [-n periods]
- *       play a sine (default 440 Hz, 2 s, 48000 Hz, stereo, S16_LE); with a
- *       long -s, a long-play test (e.g. -p 256 -n 3 -s 60)
+ *   arecord [-d sec] [-r rate] [-c ch] [-f fmt] [-p frames] [-n periods] [-V ramp[@hz]] f.wav
+ *       record (default S16_LE, 48000 Hz, stereo, 2 s); -V ramp checks that
+ *       what was recorded is the test ramp (below) without a break, as it is
+ *       when the input is fed the ramp at the same rate (guest.html?input=ramp);
+ *       -V ramp@48000: fed at 48000 Hz and resampled to -r, checked to a
+ *       tolerance away from the ramp's wraps
+ *   speaker-test [-f hz] [-s sec] [-r rate] [-c ch] [-F fmt] [-p frames] [-n periods] [-t type]
+ *       play a sine (default 440 Hz, 2 s, 48000 Hz, stereo, S16_LE), or
+ *       with -t ramp the test ramp; with a long -s, a long-play test (e.g.
+ *       -p 256 -n 3 -s 60)
  *   latency [-r rate] [-c ch] [-F fmt] [-p frames] [-n periods] [-i ms] [-w ms] [-t tries] [-v]
  *       round trip through the device: playback and capture linked (one
  *       START), silence with one impulse (half scale, every channel) at
@@ -25,6 +30,13 @@
  *       period's positions after the run. Needs the output routed to the input.
  *   vsnd MODE [options]    the same, MODE = aplay|arecord|speaker-test|latency
  *
+ * The test ramp: on channel c of frame f the S16 value (f mod 32768) - 16384
+ * + 2048 c (other formats: the same value scaled), rising one step a frame,
+ * wrapping every 32768 frames. Every frame differs from the last 32767, so a
+ * lost, repeated or stale frame shows; the channels differ by 2048, so a
+ * swapped or misplaced channel shows, and their mean (a mono capture of it)
+ * is a ramp too.
+ *
  * Defaults: period 4096 frames, 4 periods (like aplay's ~0.35-0.5 s buffer:
  * an emulated guest can stall for a while). -F and arecord's -f take
  * U8, S16_LE, S24_3LE, S32_LE or FLOAT_LE. Every mode ends with one line
@@ -34,17 +46,25 @@
  * JSON on one line; "failed" (a message) only when ok is false; "xruns"
  * counts EPIPE from the read/write ioctls (the stream was recovered),
  * "stalls" EIO (ALSA waited max(100 ms, 1.1 buffers) for a period). Then:
- *   play:    source (wav|sine), frames (of the file or sine, before padding),
+ *   play:    source (wav|sine|ramp), frames (of the file or source, before padding),
  *            padded, xruns, min_queued (fewest frames queued before a write
  *            while running), audio_ms, wall_ms (first write to end of drain)
- *   capture: frames, xruns, peak, rms (0..1), audio_ms, wall_ms
+ *   capture: frames, xruns, peak, rms (0..1), audio_ms, wall_ms; with -V:
+ *            check ("ramp"), from (the rate it was fed at), checked (frames
+ *            looked at), bad_frames, breaks (runs of bad frames),
+ *            first_break (frame, -1: none), offset_errors (frames whose
+ *            channels are not 2048 apart)
  *   latency: found, frames and ms (the raw round trip; -1 if not found),
  *            impulse_at, captured_at (stream frames), skew (playback start
  *            minus capture start in frames, from the trigger timestamps when
  *            the streams could not be linked, else 0), linked, write_ahead
  *            (impulse frame minus playback hw_ptr just after it was
  *            written), app_frames (frames + write_ahead: from the write to
- *            the capture position), peak, ratio (peak over the loudest frame
+ *            the capture position), read_lag (capture hw_ptr when the
+ *            impulse's period was read, minus the impulse's frame),
+ *            roundtrip_frames and roundtrip_ms (app_frames + read_lag: from
+ *            the application's write of the impulse to its read of it, as
+ *            jack_iodelay measures; -1 if not found), peak, ratio (peak over the loudest frame
  *            more than 64 frames away; null: silence), second_at (where that
  *            frame is: a second impulse means a period played twice), xruns, play_xruns,
  *            capture_xruns, attempts
@@ -149,6 +169,28 @@ static double key_value(uint32_t key, const struct format *f) {
 
 static void put_silence(unsigned char *p, const struct format *f, size_t samples) {
   memset(p, f->is_unsigned ? 0x80 : 0, samples * f->bytes);
+}
+
+/* ---- the test ramp (see the top of the file) ---- */
+
+#define RAMP_LEN 32768u
+#define RAMP_CHANNEL_STEP 2048
+
+static int ramp_value(unsigned long frame, unsigned channel) {
+  return (int)(frame % RAMP_LEN) - 16384 + RAMP_CHANNEL_STEP * (int)channel;
+}
+
+/* An S16 value as one sample of `f`, without floating point for the integer formats. */
+static void put_s16_value(unsigned char *p, const struct format *f, int v) {
+  if (f->is_float) {
+    float x = (float)v / 32768.0f;
+    memcpy(p, &x, 4);
+    return;
+  }
+  uint32_t u = (uint32_t)v << 16; /* as S32 */
+  if (f->is_unsigned) u ^= 0x80000000u;
+  u >>= 32 - f->bits;
+  for (unsigned b = 0; b < f->bytes; b++) p[b] = (unsigned char)(u >> (8 * b));
 }
 
 /* ---- the PCM device ---- */
@@ -511,21 +553,47 @@ static unsigned sine_next(void *ctx, unsigned char *buf, unsigned frames) {
   return frames;
 }
 
-static int speaker_test(unsigned freq, double seconds, unsigned rate, unsigned channels,
-                        const struct format *fmt) {
+/* The test ramp, `left` frames of it from frame `pos`. */
+struct ramp {
+  const struct format *fmt;
+  unsigned channels;
+  unsigned long pos, left;
+};
+
+static unsigned ramp_next(void *ctx, unsigned char *buf, unsigned frames) {
+  struct ramp *r = ctx;
+  unsigned sb = r->fmt->bytes;
+  if (frames > r->left) frames = r->left;
+  for (unsigned i = 0; i < frames; i++, r->pos++)
+    for (unsigned c = 0; c < r->channels; c++)
+      put_s16_value(buf + ((size_t)i * r->channels + c) * sb, r->fmt, ramp_value(r->pos, c));
+  r->left -= frames;
+  return frames;
+}
+
+static int speaker_test(const char *type, unsigned freq, double seconds, unsigned rate,
+                        unsigned channels, const struct format *fmt) {
+  int is_ramp = !strcmp(type, "ramp");
+  unsigned long frames = (unsigned long)llround(seconds * rate);
   struct sine s;
-  if (sine_init(&s, fmt, channels, freq, rate, (unsigned long)llround(seconds * rate))) return 1;
+  struct ramp r = {fmt, channels, 0, frames};
+  if (!is_ramp && sine_init(&s, fmt, channels, freq, rate, frames)) return 1;
   struct pcm pc;
   if (pcm_open(&pc, 0, fmt, channels, rate, 1)) return 1;
-  printf("speaker-test: %u Hz sine, %g s, %u Hz, %u channel(s), %s, %u x %u frames\n", freq,
-         seconds, rate, channels, fmt->name, pc.periods, pc.period);
+  if (is_ramp)
+    printf("speaker-test: the test ramp");
+  else
+    printf("speaker-test: %u Hz sine", freq);
+  printf(", %g s, %u Hz, %u channel(s), %s, %u x %u frames\n", seconds, rate, channels, fmt->name,
+         pc.periods, pc.period);
   fflush(stdout);
   unsigned char *buf = malloc((size_t)pc.period * pc.frame_bytes);
   struct play_stats ps;
   if (!buf) return 1;
-  int rc = play_chunks(&pc, buf, sine_next, &s, &ps);
+  int rc = is_ramp ? play_chunks(&pc, buf, ramp_next, &r, &ps)
+                   : play_chunks(&pc, buf, sine_next, &s, &ps);
   close(pc.fd);
-  play_result("sine", &pc, &ps);
+  play_result(is_ramp ? "ramp" : "sine", &pc, &ps);
   return rc ? 1 : 0;
 }
 
@@ -545,9 +613,95 @@ static void wav_header(unsigned char *h, unsigned rate, unsigned channels, const
   memcpy(h + 40, &bytes, 4);
 }
 
+/* What arecord -V ramp found (see ramp_check). */
+struct ramp_result {
+  unsigned from;    /* the rate the ramp was fed at */
+  unsigned checked; /* frames looked at */
+  unsigned bad, breaks, offset_errors;
+  long first_break;
+  int max_dev; /* the largest deviation from the expected step, in S16 steps */
+};
+
+static unsigned gcd_u(unsigned a, unsigned b) {
+  while (b) {
+    unsigned t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+/* Frames a resampled ramp is not checked around a wrap or at the start: the resampler's reach. */
+#define RAMP_GUARD 64
+
+/*
+ * Checks that `frames` recorded frames are the test ramp without a break,
+ * integers only. Fed at the capture rate (from == rate): every frame must be
+ * exactly one step above the last (mod 32768) on every channel, and channel
+ * c exactly 2048 c above channel 0. Fed at another rate and resampled: the
+ * ramp rises from/rate steps a frame, so frame i + w (w = rate/gcd) must be
+ * from/gcd steps above frame i within 1, and the channels 2048 apart within
+ * 1; not checked within RAMP_GUARD frames of the start or of a wrap (where
+ * the band-limited resampler rings). A bad frame fails either check; a break
+ * is a run of bad frames (a gap, a repeat, a stale period).
+ */
+static void ramp_check(const unsigned char *buf, unsigned frames, unsigned channels,
+                       const struct format *f, unsigned rate, unsigned from,
+                       struct ramp_result *r) {
+  memset(r, 0, sizeof *r);
+  r->from = from;
+  r->first_break = -1;
+  unsigned g = gcd_u(from, rate), w = from == rate ? 1 : rate / g;
+  int step = from == rate ? 1 : (int)(from / g);
+  unsigned guard = from == rate ? 0 : RAMP_GUARD;
+#define S(i, c) (sample_s32(buf + ((size_t)(i)*channels + (c)) * f->bytes, f) >> 16)
+  /* Resampled: a wrap is where channel 0 falls by more than a quarter of the ramp in a frame;
+   * `wrap` is the latest one at or before `scan`, which runs ahead to i + w + guard. */
+  long wrap = -(long)guard - 1;
+  unsigned scan = 1;
+  int prev_bad = 0;
+  for (unsigned i = guard; i + w < frames; i++) {
+    if (guard) {
+      for (; scan < frames && scan <= i + w + guard; scan++)
+        if (S(scan, 0) - S(scan - 1, 0) < -8192) wrap = scan;
+      if (wrap + (long)guard >= (long)i) { /* a wrap within [i - guard, i + w + guard] */
+        prev_bad = 0;
+        continue;
+      }
+    }
+    r->checked++;
+    int bad = 0;
+    for (unsigned c = 0; c < channels; c++) {
+      int a = S(i, c), b = S(i + w, c);
+      int dev = from == rate ? ((b - a) & 0x7fff) - step : b - a - step;
+      if (dev < 0) dev = -dev;
+      if (dev > r->max_dev) r->max_dev = dev;
+      if (dev > (from == rate ? 0 : 1)) bad = 1;
+      if (c > 0) {
+        int off = a - S(i, 0) - RAMP_CHANNEL_STEP * (int)c;
+        if (off > (from == rate ? 0 : 1) || off < (from == rate ? 0 : -1)) {
+          r->offset_errors++;
+          bad = 1;
+        }
+      }
+    }
+    if (bad) {
+      r->bad++;
+      if (!prev_bad) r->breaks++;
+      if (r->first_break < 0) r->first_break = i;
+    }
+    prev_bad = bad;
+  }
+#undef S
+}
+
 static int arecord(const char *file, double seconds, unsigned rate, unsigned channels,
-                   const struct format *fmt) {
+                   const struct format *fmt, unsigned check_from) {
   struct pcm pc;
+  if (check_from && (fmt->is_float || fmt->bits < 16)) {
+    fprintf(stderr, "arecord: -V ramp needs S16_LE, S24_3LE or S32_LE\n");
+    return 2;
+  }
   if (pcm_open(&pc, 1, fmt, channels, rate, 1)) return 1;
   unsigned total = (unsigned)llround(seconds * rate);
   unsigned char *buf = malloc((size_t)total * pc.frame_bytes + 1);
@@ -603,8 +757,16 @@ static int arecord(const char *file, double seconds, unsigned rate, unsigned cha
   }
   result_head("capture", &pc);
   printf(",\"frames\":%u,\"xruns\":%lu,\"peak\":%.6f,\"rms\":%.6f,\"audio_ms\":%.1f,"
-         "\"wall_ms\":%.1f}\n",
+         "\"wall_ms\":%.1f",
          total, pc.xruns, peak, rms, total * 1000.0 / rate, wall);
+  if (check_from) {
+    struct ramp_result r;
+    ramp_check(buf, total, channels, fmt, rate, check_from, &r);
+    printf(",\"check\":\"ramp\",\"from\":%u,\"checked\":%u,\"bad_frames\":%u,\"breaks\":%u,"
+           "\"first_break\":%ld,\"offset_errors\":%u,\"max_dev\":%d",
+           r.from, r.checked, r.bad, r.breaks, r.first_break, r.offset_errors, r.max_dev);
+  }
+  printf("}\n");
   return rc ? 1 : 0;
 }
 
@@ -646,6 +808,7 @@ struct latency_run {
   long second_pos;  /* the loudest frame more than 64 frames away from it (-1: silence) */
   double peak, ratio;
   long write_ahead; /* impulse frame - playback hw_ptr right after it was written */
+  long read_lag;    /* capture hw_ptr when the impulse's period was read - the impulse's frame */
   long skew;        /* playback start - capture start, frames (0 when linked) */
 };
 
@@ -654,6 +817,7 @@ struct latency_bufs {
   unsigned long impulse_at, total;  /* playback frame of the impulse; capture frames to take */
   unsigned char *silence, *impulse; /* one period each: silence, and silence with the impulse */
   unsigned char *captured;          /* total frames, rounded up to whole periods */
+  unsigned long *read_hw;           /* per capture period: the capture hw_ptr when it was read */
 };
 
 /* Writes playback period `written`..+period: the impulse's period or silence. */
@@ -678,6 +842,7 @@ static int latency_once(struct pcm *pb, struct pcm *cp, int linked, const struct
                         struct latency_run *r) {
   memset(r, 0, sizeof *r);
   r->write_ahead = -1;
+  r->read_lag = -1;
   if (ioctl(pb->fd, SNDRV_PCM_IOCTL_PREPARE) < 0 || ioctl(cp->fd, SNDRV_PCM_IOCTL_PREPARE) < 0) {
     snprintf(pb->failed, sizeof pb->failed, "PREPARE: %s", strerror(errno));
     fprintf(stderr, "%s\n", pb->failed);
@@ -730,6 +895,7 @@ static int latency_once(struct pcm *pb, struct pcm *cp, int linked, const struct
       break;
     }
     if (fds[0].revents) {
+      b->read_hw[got / cp->period] = pcm_queued(cp, &sc) >= 0 ? sc.hw_ptr : 0;
       if ((rc = pcm_read(cp, b->captured + (size_t)got * cp->frame_bytes, cp->period))) break;
       got += cp->period;
       trace('r', pb, cp);
@@ -772,6 +938,7 @@ static int latency_once(struct pcm *pb, struct pcm *cp, int linked, const struct
   r->peak = key_value(best_key, cp->fmt);
   r->ratio = second > 0 ? r->peak / key_value(second, cp->fmt) : INFINITY;
   r->capture_pos = (long)best;
+  r->read_lag = (long)b->read_hw[best / cp->period] - (long)best;
   r->found = r->peak >= 0.05 && r->ratio >= 4;
   return 0;
 }
@@ -792,7 +959,8 @@ static int latency(unsigned rate, unsigned channels, const struct format *fmt, d
   b.silence = malloc(period_bytes);
   b.impulse = malloc(period_bytes);
   b.captured = malloc((b.total + cp.period) * cp.frame_bytes);
-  if (!b.silence || !b.impulse || !b.captured) return 1;
+  b.read_hw = calloc(b.total / cp.period + 2, sizeof *b.read_hw);
+  if (!b.silence || !b.impulse || !b.captured || !b.read_hw) return 1;
   put_silence(b.silence, fmt, (size_t)pb.period * channels);
   printf("latency: impulse at playback frame %lu, capturing %lu frames, %u Hz, %u channel(s), %s, "
          "%u x %u frames, %s\n",
@@ -817,6 +985,8 @@ static int latency(unsigned rate, unsigned channels, const struct format *fmt, d
   if (!pb.failed[0] && !ok) snprintf(pb.failed, sizeof pb.failed, "no impulse in the capture");
   pb.stalls += cp.stalls;
   long frames = r.capture_pos - (long)b.impulse_at - r.skew;
+  /* From the application's write of the impulse to its read of it, on the audio clock. */
+  long roundtrip = ok && r.write_ahead >= 0 && r.read_lag >= 0 ? frames + r.write_ahead + r.read_lag : -1;
   char ratio[32];
   if (isinf(r.ratio))
     snprintf(ratio, sizeof ratio, "null");
@@ -825,12 +995,13 @@ static int latency(unsigned rate, unsigned channels, const struct format *fmt, d
   result_head("latency", &pb);
   printf(",\"found\":%s,\"frames\":%ld,\"ms\":%.3f,\"impulse_at\":%lu,\"captured_at\":%ld,"
          "\"second_at\":%ld,\"skew\":%ld,\"linked\":%s,\"write_ahead\":%ld,\"app_frames\":%ld,"
-         "\"peak\":%.4f,"
+         "\"read_lag\":%ld,\"roundtrip_frames\":%ld,\"roundtrip_ms\":%.3f,\"peak\":%.4f,"
          "\"ratio\":%s,\"xruns\":%lu,\"play_xruns\":%lu,\"capture_xruns\":%lu,\"attempts\":%u}\n",
          ok ? "true" : "false", ok ? frames : -1, ok ? frames * 1000.0 / rate : -1.0, b.impulse_at,
          rc == 0 ? r.capture_pos : -1, rc == 0 ? r.second_pos : -1, r.skew,
          linked ? "true" : "false", r.write_ahead,
-         ok && r.write_ahead >= 0 ? frames + r.write_ahead : -1, r.peak, ratio, pb.xruns + cp.xruns,
+         ok && r.write_ahead >= 0 ? frames + r.write_ahead : -1, ok ? r.read_lag : -1, roundtrip,
+         roundtrip >= 0 ? roundtrip * 1000.0 / rate : -1.0, r.peak, ratio, pb.xruns + cp.xruns,
          pb.xruns, cp.xruns, attempt);
   if (!ok && rc == 0)
     fprintf(stderr, "latency: no impulse in the capture (is the output routed to the input?)\n");
@@ -842,8 +1013,9 @@ static int latency(unsigned rate, unsigned channels, const struct format *fmt, d
 static int usage(const char *name) {
   fprintf(stderr,
           "usage: %s [-D hw:C,D] [-p period_frames] [-n periods] [-r rate] [-c channels] ...\n"
-          "  aplay file.wav | arecord [-d sec] [-f fmt] file.wav |\n"
-          "  speaker-test [-f hz] [-s sec] [-F fmt] | latency [-F fmt] [-i ms] [-w ms] [-t tries]\n"
+          "  aplay file.wav | arecord [-d sec] [-f fmt] [-V ramp[@hz]] file.wav |\n"
+          "  speaker-test [-f hz] [-s sec] [-F fmt] [-t sine|ramp] |\n"
+          "  latency [-F fmt] [-i ms] [-w ms] [-t tries]\n"
           "  formats: U8 S16_LE S24_3LE S32_LE FLOAT_LE\n",
           name);
   return 2;
@@ -862,10 +1034,10 @@ int main(int argc, char **argv) {
   if (!is_aplay && !is_arecord && !is_speaker && !is_latency) return usage(name);
   double seconds = 2, impulse_ms = 500, window_ms = 1000;
   unsigned rate = 48000, channels = 2, freq = 440, tries = 3;
-  const char *fmt_name = "S16_LE";
+  const char *fmt_name = "S16_LE", *test_type = "sine", *check = NULL;
   int opt;
-  while ((opt = getopt(argc, argv, "D:d:r:c:f:F:s:t:l:p:n:i:w:v")) != -1) {
-    /* -t and -l (speaker-test's test type and loops) are accepted and ignored elsewhere. */
+  while ((opt = getopt(argc, argv, "D:d:r:c:f:F:s:t:l:p:n:i:w:vV:")) != -1) {
+    /* -l (speaker-test's loops) is accepted and ignored. */
     switch (opt) {
     case 'D': {
       static char card[8], num[8];
@@ -892,21 +1064,30 @@ int main(int argc, char **argv) {
     case 'w': window_ms = atof(optarg); break;
     case 't':
       if (is_latency) tries = atoi(optarg);
+      if (is_speaker) test_type = optarg;
       break;
+    case 'V': check = optarg; break;
     case 'l': break;
     case 'v': opt_verbose = 1; break;
     default: return usage(name);
     }
   }
   const struct format *fmt = format_by_name(fmt_name);
+  /* -V ramp (fed at the capture rate) or -V ramp@HZ. */
+  unsigned check_from = 0;
+  if (check && !strcmp(check, "ramp"))
+    check_from = rate;
+  else if (check && !strncmp(check, "ramp@", 5))
+    check_from = (unsigned)atoi(check + 5);
   if (!fmt || !rate || !channels || !opt_period || opt_periods < 2 || seconds <= 0 || tries < 1 ||
-      impulse_ms < 0 || window_ms <= 0) {
+      impulse_ms < 0 || window_ms <= 0 || (check && !check_from) ||
+      (strcmp(test_type, "sine") && strcmp(test_type, "ramp"))) {
     fprintf(stderr, "%s: bad option value\n", name);
     return usage(name);
   }
-  if (is_speaker) return speaker_test(freq, seconds, rate, channels, fmt);
+  if (is_speaker) return speaker_test(test_type, freq, seconds, rate, channels, fmt);
   if (is_latency) return latency(rate, channels, fmt, impulse_ms, window_ms, tries);
   if (optind >= argc) return usage(name);
-  if (is_arecord) return arecord(argv[optind], seconds, rate, channels, fmt);
+  if (is_arecord) return arecord(argv[optind], seconds, rate, channels, fmt, check_from);
   return aplay(argv[optind]);
 }

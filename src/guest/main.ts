@@ -4,10 +4,11 @@
  * virtio_snd driver sends through the device's AudioWorklet.
  *
  * Query: `kernel=6.1|6.12` (default the newest: public/guest/bzImage-<kernel>),
- * `rate=<Hz>` (the AudioContext's), `mic=1`, `tap=<frames>`, and `loopback=1`:
+ * `rate=<Hz>` (the AudioContext's), `mic=1`, `tap=<frames>`, `loopback=1`:
  * the device's output is fed back into its capture input (through a DelayNode,
  * which a cycle in a Web Audio graph needs: it adds one render quantum, 128
- * frames), for the guest's `latency` round-trip test.
+ * frames), for the guest's `latency` round-trip test, and `input=ramp`: the
+ * capture input is fed the test ramp of guest/tools/vsnd.c (`arecord -V ramp`).
  */
 
 import { V86 } from 'v86';
@@ -72,6 +73,8 @@ async function main(): Promise<void> {
   if (!(KERNELS as readonly string[]).includes(kernel)) {
     throw new Error(`unknown kernel ${kernel} (have ${KERNELS.join(', ')})`);
   }
+  const input = params.get('input');
+  if (input !== null && input !== 'ramp') throw new Error(`unknown input ${input} (have ramp)`);
   const context = new AudioContext({
     latencyHint: 'interactive',
     ...(rate ? { sampleRate: Number(rate) } : {}),
@@ -152,6 +155,7 @@ async function main(): Promise<void> {
       feedback.delayTime.value = 0;
       node.connect(feedback).connect(node);
     }
+    if (input === 'ramp') connectRamp(context, node);
     if (params.get('mic') === '1') await connectMic(context, node, handle);
     $('mic').addEventListener('click', () => void connectMic(context, node, handle));
     startLiveView(handle);
@@ -190,6 +194,28 @@ async function connectMic(
   } catch (e) {
     $('mic').textContent = `Microphone: ${(e as DOMException).name}`;
   }
+}
+
+/**
+ * Feeds the capture input the test ramp of guest/tools/vsnd.c, looped at the
+ * context rate: frame k of 32768 is (k - 16384) / 32768 on the left, 2048 / 32768
+ * more on the right. Those values are exact in float32 and in S16, so a capture
+ * stream at the context rate records the ramp bit-exact (`arecord -V ramp`).
+ */
+function connectRamp(context: AudioContext, node: AudioWorkletNode): void {
+  const frames = 32768;
+  const buffer = context.createBuffer(2, frames, context.sampleRate);
+  const left = buffer.getChannelData(0);
+  const right = buffer.getChannelData(1);
+  for (let k = 0; k < frames; k++) {
+    left[k] = (k - 16384) / 32768;
+    right[k] = (k - 16384 + 2048) / 32768;
+  }
+  const source = context.createBufferSource();
+  source.buffer = buffer;
+  source.loop = true;
+  source.connect(node);
+  source.start();
 }
 
 function startLiveView(handle: GuestHandle): void {
