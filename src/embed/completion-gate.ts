@@ -16,7 +16,11 @@
  * guest for that stream (a guest sends one only after reading the position),
  * further completions wait here, in order, until the guest sends a message or
  * `releaseMs` passes on the audio clock (a guest that drains sends nothing
- * more, and its pointer work has had that long to run). The audio is not
+ * more, and its pointer work has had that long to run). One period, not
+ * more: the last completion of a drain is withheld when the device runs dry,
+ * and the guest's STOP must still reach the device within its grace of two
+ * periods (XRUN_GRACE_PERIODS) for the end of a stream not to count as an
+ * xrun. The audio is not
  * delayed: the inner device played those periods on time; only the guest
  * hears of it a little later.
  */
@@ -60,11 +64,11 @@ export class CompletionGate<T> {
     return periods >= 2 ? periods - 1 : 0;
   }
 
-  /** How long a withheld completion of `stream` waits at most (ms). */
+  /** How long a withheld completion of `stream` waits at most (ms): a period, at least 10 ms. */
   releaseMs(stream: number): number {
     const v = this.views[stream];
     const bytesPerMs = (v.rateHz * v.frameBytes) / 1000;
-    return Math.max(MIN_RELEASE_MS, bytesPerMs > 0 ? (2 * v.periodBytes) / bytesPerMs : 0);
+    return Math.max(MIN_RELEASE_MS, bytesPerMs > 0 ? v.periodBytes / bytesPerMs : 0);
   }
 
   /**
