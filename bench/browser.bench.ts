@@ -4,9 +4,9 @@
  * for `seconds` without an xrun, with the driver in its Worker.
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { chromium } from '@playwright/test';
 import { completionDeviation, xrunsAt } from './lib/browser-measure.ts';
+import { startPreview } from './lib/preview.ts';
 import type { Result } from './lib/result.ts';
 
 const PORT = 4174;
@@ -20,27 +20,11 @@ export const CHROMIUM_ARGS = [
   '--autoplay-policy=no-user-gesture-required',
 ];
 
-async function startPreview(): Promise<ChildProcess> {
-  const p = spawn('npx', ['vite', 'preview', '--port', String(PORT), '--strictPort'], {
-    stdio: 'ignore',
-  });
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`http://localhost:${PORT}/`)).ok) return p;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  p.kill();
-  throw new Error('vite preview did not start (run `npm run build` first)');
-}
-
 export async function benchBrowser(opts: {
   deviationSeconds: number;
   glitchSeconds: number;
 }): Promise<Result[]> {
-  const server = await startPreview();
+  const server = await startPreview(PORT);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: CHROMIUM_ARGS,
@@ -96,6 +80,6 @@ export async function benchBrowser(opts: {
     ];
   } finally {
     await browser.close();
-    server.kill();
+    server.stop();
   }
 }

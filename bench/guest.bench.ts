@@ -16,10 +16,10 @@
  * The relay's own cost per period is relay.bench.ts (relay.cost_per_period).
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { type Browser, chromium, type Page } from '@playwright/test';
 import { bootGuest, GUEST_KERNELS, type GuestKernel, vsnd } from '../e2e/guest-util.ts';
 import { CHROMIUM_ARGS } from './browser.bench.ts';
+import { startPreview } from './lib/preview.ts';
 import type { Result } from './lib/result.ts';
 
 const PORT = 4175;
@@ -30,22 +30,6 @@ const SHAPES: readonly [number, number][] = [
   [480, 3],
   [1024, 4],
 ];
-
-async function startPreview(): Promise<ChildProcess> {
-  const p = spawn('npx', ['vite', 'preview', '--port', String(PORT), '--strictPort'], {
-    stdio: 'ignore',
-  });
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`http://localhost:${PORT}/`)).ok) return p;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  p.kill();
-  throw new Error('vite preview did not start (run `npm run build` first)');
-}
 
 /**
  * Boots a guest and plays and records a second, unmeasured: v86 compiles the
@@ -141,7 +125,7 @@ export async function benchGuest(opts: {
   tries: number;
   longPlaySeconds: number;
 }): Promise<Result[]> {
-  const server = await startPreview();
+  const server = await startPreview(PORT);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: CHROMIUM_ARGS,
@@ -154,7 +138,7 @@ export async function benchGuest(opts: {
     if (opts.longPlaySeconds > 0) out.push(await longPlay(browser, '6.12', opts.longPlaySeconds));
   } finally {
     await browser.close();
-    server.kill();
+    server.stop();
   }
   return out;
 }
