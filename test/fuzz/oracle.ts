@@ -84,9 +84,11 @@ interface QueueTrack {
   /** How far along the used ring we have checked entries. */
   usedSeen: number;
   /**
-   * The guest gave the device a writable buffer over this queue's used ring:
-   * its entries may be data the device wrote there, so they are no longer
-   * checked (until the queue is set up again).
+   * The guest gave the device a writable buffer over this queue's rings: used
+   * entries may be data the device wrote there, and a chain taken after such
+   * a write over the descriptor table or avail ring is not the chain walked
+   * before the step; so the queue's used entries are no longer checked (until
+   * the queue is set up again).
    */
   blind: boolean;
 }
@@ -319,7 +321,12 @@ export class Oracle {
       const t = this.tracks[q];
       if (!c.ready || !t || t.key !== this.keyOf(c)) continue;
       const ringEnd = c.used + 6 + 8 * c.size;
-      t.blind ||= buffers.some(([a, l]) => a < ringEnd && a + l > c.used);
+      const over = (start: number, end: number) =>
+        buffers.some(([a, l]) => a < end && a + l > start);
+      t.blind ||=
+        over(c.used, ringEnd) ||
+        over(c.desc, c.desc + 16 * c.size) ||
+        over(c.avail, c.avail + 6 + 2 * c.size);
       if (t.blind) continue;
       const usedIdx = this.mem.readU16(c.used + 2);
       const n = (usedIdx - t.usedSeen) & 0xffff;
