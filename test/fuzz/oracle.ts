@@ -91,6 +91,12 @@ interface QueueTrack {
    * the queue is set up again).
    */
   blind: boolean;
+  /**
+   * The buffer was over the descriptor table or avail ring: the device may
+   * since have walked chains the oracle never saw, and written where they
+   * point; its writes are no longer attributed (until the queue is set up again).
+   */
+  layoutBlind: boolean;
 }
 
 export class OracleError extends Error {
@@ -253,6 +259,7 @@ export class Oracle {
           waiting: [],
           usedSeen: c.ready ? this.mem.readU16(c.used + 2) : 0,
           blind: false,
+          layoutBlind: false,
         };
         this.tracks[q] = t;
       }
@@ -300,33 +307,38 @@ export class Oracle {
       }
     }
     const allowed = [...usedRings, ...buffers];
+    const over = (start: number, end: number) => buffers.some(([a, l]) => a < end && a + l > start);
+    let unattributable = false;
+    for (let q = 0; q < this.queues; q++) {
+      const c = this.queue(q);
+      const t = this.tracks[q];
+      if (!c.ready || !t || t.key !== this.keyOf(c)) continue;
+      t.layoutBlind ||=
+        over(c.desc, c.desc + 16 * c.size) || over(c.avail, c.avail + 6 + 2 * c.size);
+      unattributable ||= t.layoutBlind;
+    }
     // Compare a block at a time (native memcmp: this was most of a case's
     // cost), then a word at a time in changed blocks, then bytes.
     const w32 = this.words;
     const s32 = this.snapWords;
     const full = this.fullWords;
-    for (let b = 0; b < this.blocks.length; b++) {
+    for (let b = 0; b < this.blocks.length && !unattributable; b++) {
       if (this.blocks[b].equals(this.snapBlocks[b])) continue;
       const end = Math.min(full, (b + 1) * (BLOCK >>> 2));
       for (let w = b * (BLOCK >>> 2); w < end; w++)
         if (w32[w] !== s32[w]) this.changed(w, allowed, what);
     }
     const stride = this.stride;
-    for (let w = full; w < w32.length; w += stride)
+    for (let w = full; w < w32.length && !unattributable; w += stride)
       if (w32[w] !== s32[w]) this.changed(w, allowed, what);
-    for (const [w0, w1] of this.watched)
+    for (const [w0, w1] of unattributable ? [] : this.watched)
       for (let w = w0; w < w1; w++) if (w32[w] !== s32[w]) this.changed(w, allowed, what);
     for (let q = 0; q < this.queues; q++) {
       const c = this.queue(q);
       const t = this.tracks[q];
       if (!c.ready || !t || t.key !== this.keyOf(c)) continue;
       const ringEnd = c.used + 6 + 8 * c.size;
-      const over = (start: number, end: number) =>
-        buffers.some(([a, l]) => a < end && a + l > start);
-      t.blind ||=
-        over(c.used, ringEnd) ||
-        over(c.desc, c.desc + 16 * c.size) ||
-        over(c.avail, c.avail + 6 + 2 * c.size);
+      t.blind ||= t.layoutBlind || over(c.used, ringEnd);
       if (t.blind) continue;
       const usedIdx = this.mem.readU16(c.used + 2);
       const n = (usedIdx - t.usedSeen) & 0xffff;
