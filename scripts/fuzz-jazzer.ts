@@ -93,7 +93,8 @@ function runChunk(
   work: string,
 ): Promise<Result> {
   const cli = createRequire(import.meta.url).resolve('@jazzer.js/core/dist/cli.js');
-  const artifacts = join(work, `artifacts-${chunk}`);
+  // Per target and chunk: a crash file of one target must not be reported for the next.
+  const artifacts = join(work, `artifacts-${target}-${chunk}`);
   mkdirSync(artifacts, { recursive: true });
   const libfuzzer = [
     o.runs !== undefined
