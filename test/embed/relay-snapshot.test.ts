@@ -14,33 +14,10 @@ import {
   SnapshotError,
 } from '../../src/snapshot/snapshot-format.ts';
 import * as P from '../../src/snd/protocol.ts';
-import { QUANTUM, SndGuest } from '../helpers/snd-guest.ts';
+import { EVENTS, input, PERIOD, pcm, sameBytes } from '../helpers/snapshot-streams.ts';
+import { SndGuest } from '../helpers/snd-guest.ts';
 
 const OK = P.VIRTIO_SND_S_OK;
-const FB = 4; // S16 stereo
-/** Periods of 300 frames: message ends fall inside render quanta. */
-const PERIOD = 300 * FB;
-const EVENTS = (1 << P.VIRTIO_SND_PCM_F_EVT_XRUNS) | (1 << P.VIRTIO_SND_PCM_F_EVT_SHMEM_PERIODS);
-
-/** S16 stereo frames numbered from `from`: a pattern no two periods share. */
-function pcm(from: number, frames: number): Uint8Array {
-  const s = new Int16Array(frames * 2);
-  for (let f = 0; f < frames; f++) {
-    s[2 * f] = ((from + f) * 7919) % 30000;
-    s[2 * f + 1] = -(((from + f) * 104729) % 30000);
-  }
-  return new Uint8Array(s.buffer);
-}
-
-function input(q: number): [Float32Array, Float32Array] {
-  const l = new Float32Array(QUANTUM);
-  const r = new Float32Array(QUANTUM);
-  for (let f = 0; f < QUANTUM; f++) {
-    l[f] = Math.sin((q * QUANTUM + f) / 7) * 0.7;
-    r[f] = Math.cos((q * QUANTUM + f) / 11) * 0.5;
-  }
-  return [l, r];
-}
 
 function relayGuest(relay: { txLeadMs?: number; innerQueueSize?: number } = {}) {
   return new SndGuest({ relay: { txLeadMs: 10, ...relay } }).init();
@@ -61,15 +38,6 @@ function params(g: SndGuest, streamId: number, rateHz = 48000, periods = 4): voi
 }
 
 const cmd = (g: SndGuest, code: number, id: number) => expect(g.pcmCommand(code, id)).toBe(OK);
-
-function sameBytes(a: Uint8Array, b: Uint8Array, what: string): void {
-  expect(
-    Buffer.from(a.buffer, a.byteOffset, a.length).equals(
-      Buffer.from(b.buffer, b.byteOffset, b.length),
-    ),
-    what,
-  ).toBe(true);
-}
 
 type Script = (g: SndGuest, render: (quanta: number) => void) => void;
 
